@@ -1,0 +1,138 @@
+//! `spin_manifest_version = "1"` (and the older `spin_version = "1"`).
+
+use std::collections::BTreeMap;
+use std::path::Path;
+
+use serde::Deserialize;
+
+use super::common::{self, ComponentParts, ExecutorDecl, SourceDecl, VariableDecl};
+use crate::files::FilesEntry;
+use crate::routes::Route;
+use crate::{App, AppError, HttpTrigger, Result};
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct Manifest {
+    #[serde(default)]
+    #[allow(dead_code)]
+    spin_manifest_version: Option<String>,
+    #[serde(default)]
+    #[allow(dead_code)]
+    spin_version: Option<String>,
+    name: String,
+    #[serde(default)]
+    version: Option<String>,
+    #[serde(default)]
+    description: Option<String>,
+    #[serde(default)]
+    authors: Vec<String>,
+    trigger: AppTrigger,
+    #[serde(default)]
+    variables: BTreeMap<String, VariableDecl>,
+    #[serde(default)]
+    component: Vec<ComponentDecl>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct AppTrigger {
+    #[serde(rename = "type")]
+    kind: String,
+    #[serde(default)]
+    base: Option<String>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct ComponentDecl {
+    id: String,
+    source: SourceDecl,
+    #[serde(default)]
+    description: Option<String>,
+    #[serde(default)]
+    files: Vec<FilesEntry>,
+    #[serde(default)]
+    exclude_files: Vec<String>,
+    #[serde(default)]
+    allowed_http_hosts: Vec<String>,
+    #[serde(default)]
+    allowed_outbound_hosts: Vec<String>,
+    #[serde(default)]
+    key_value_stores: Vec<String>,
+    #[serde(default)]
+    sqlite_databases: Vec<String>,
+    #[serde(default)]
+    ai_models: Vec<String>,
+    #[serde(default)]
+    environment: BTreeMap<String, String>,
+    #[serde(default)]
+    config: BTreeMap<String, String>,
+    trigger: ComponentTrigger,
+    #[serde(default)]
+    #[allow(dead_code)]
+    build: Option<toml::Table>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct ComponentTrigger {
+    route: String,
+    #[serde(default)]
+    executor: Option<ExecutorDecl>,
+}
+
+pub fn parse(text: &str, dir: &Path) -> Result<App> {
+    let manifest: Manifest = toml::from_str(text).map_err(|e| AppError::Manifest {
+        path: dir.join(super::MANIFEST_FILE),
+        message: e.to_string(),
+    })?;
+    if manifest.trigger.kind != "http" {
+        return Err(AppError::Unsupported(format!(
+            "trigger type '{}': this runtime serves the 'http' trigger only",
+            manifest.trigger.kind
+        )));
+    }
+    if let Some(base) = manifest.trigger.base.as_deref().filter(|b| *b != "/") {
+        return Err(AppError::Unsupported(format!(
+            "trigger base '{base}': only '/' is supported (Spin 2 deprecated base paths)"
+        )));
+    }
+    let variables = common::variables(manifest.variables)?;
+    let mut components = Vec::new();
+    let mut http_triggers = Vec::new();
+    for decl in manifest.component {
+        // Spin 1 allowed snake_case ids; Spin 2 turns them into kebab case, and so do we.
+        let id = decl.id.replace('_', "-");
+        common::validate_kebab_id(&id).map_err(|m| AppError::component(&decl.id, m))?;
+        http_triggers.push(HttpTrigger {
+            id: format!("trigger-{id}"),
+            route: Route::Path(decl.trigger.route),
+            component: id.clone(),
+            executor: common::executor(decl.trigger.executor),
+        });
+        let parts = ComponentParts {
+            id,
+            description: decl.description,
+            source: decl.source,
+            files: decl.files,
+            exclude_files: decl.exclude_files,
+            allowed_http_hosts: decl.allowed_http_hosts,
+            allowed_outbound_hosts: decl.allowed_outbound_hosts,
+            environment: decl.environment,
+            variables: decl.config,
+            key_value_stores: decl.key_value_stores,
+            sqlite_databases: decl.sqlite_databases,
+            ai_models: decl.ai_models,
+        };
+        components.push(parts.into_component(dir)?);
+    }
+    Ok(App {
+        name: manifest.name,
+        version: manifest.version.filter(|v| !v.is_empty()),
+        description: manifest.description.filter(|d| !d.is_empty()),
+        authors: manifest.authors,
+        variables,
+        components,
+        http_triggers,
+    })
+}

@@ -1,0 +1,231 @@
+//! `spin_manifest_version = 2`.
+
+use std::collections::BTreeMap;
+use std::path::Path;
+
+use serde::Deserialize;
+
+use super::common::{self, ComponentParts, ExecutorDecl, SourceDecl, VariableDecl};
+use crate::files::FilesEntry;
+use crate::routes::Route;
+use crate::{App, AppError, HttpTrigger, Result};
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct Manifest {
+    #[allow(dead_code)]
+    spin_manifest_version: toml::Value,
+    application: Application,
+    #[serde(default)]
+    variables: BTreeMap<String, VariableDecl>,
+    #[serde(default)]
+    trigger: Triggers,
+    #[serde(default)]
+    component: BTreeMap<String, ComponentDecl>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct Application {
+    name: String,
+    #[serde(default)]
+    version: Option<String>,
+    #[serde(default)]
+    description: Option<String>,
+    #[serde(default)]
+    authors: Vec<String>,
+    #[serde(default)]
+    #[allow(dead_code)]
+    targets: Vec<toml::Value>,
+    #[serde(default)]
+    trigger: BTreeMap<String, toml::Table>,
+    #[serde(default)]
+    #[allow(dead_code)]
+    tool: toml::Table,
+}
+
+/// Only `[[trigger.http]]` is read here; other trigger types are refused by name in [`parse`].
+#[derive(Debug, Default, Deserialize)]
+struct Triggers {
+    #[serde(default)]
+    http: Vec<HttpTriggerDecl>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct HttpTriggerDecl {
+    #[serde(default)]
+    id: Option<String>,
+    #[serde(default)]
+    component: Option<ComponentRef>,
+    #[serde(default)]
+    components: Option<toml::Value>,
+    route: RouteDecl,
+    #[serde(default)]
+    executor: Option<ExecutorDecl>,
+    #[serde(default)]
+    static_response: Option<toml::Value>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(untagged)]
+enum ComponentRef {
+    Id(String),
+    Inline(Box<ComponentDecl>),
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(untagged)]
+enum RouteDecl {
+    Path(String),
+    Private { private: bool },
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct ComponentDecl {
+    source: SourceDecl,
+    #[serde(default)]
+    description: Option<String>,
+    #[serde(default)]
+    variables: BTreeMap<String, String>,
+    #[serde(default)]
+    environment: BTreeMap<String, String>,
+    #[serde(default)]
+    files: Vec<FilesEntry>,
+    #[serde(default)]
+    exclude_files: Vec<String>,
+    #[serde(default)]
+    allowed_http_hosts: Vec<String>,
+    #[serde(default)]
+    allowed_outbound_hosts: Vec<String>,
+    #[serde(default)]
+    key_value_stores: Vec<String>,
+    #[serde(default)]
+    sqlite_databases: Vec<String>,
+    #[serde(default)]
+    ai_models: Vec<String>,
+    #[serde(default)]
+    #[allow(dead_code)]
+    targets: Option<toml::Value>,
+    #[serde(default)]
+    #[allow(dead_code)]
+    build: Option<toml::Table>,
+    #[serde(default)]
+    #[allow(dead_code)]
+    tool: Option<toml::Table>,
+    #[serde(default)]
+    #[allow(dead_code)]
+    dependencies_inherit_configuration: Option<bool>,
+    #[serde(default)]
+    dependencies: toml::Table,
+    #[serde(default)]
+    #[allow(dead_code)]
+    profile: Option<toml::Table>,
+}
+
+impl ComponentDecl {
+    fn into_parts(self, id: String) -> Result<ComponentParts> {
+        if !self.dependencies.is_empty() {
+            return Err(AppError::Unsupported(format!(
+                "component '{id}': component dependencies are not supported; compose the component before deploying"
+            )));
+        }
+        Ok(ComponentParts {
+            id,
+            description: self.description,
+            source: self.source,
+            files: self.files,
+            exclude_files: self.exclude_files,
+            allowed_http_hosts: self.allowed_http_hosts,
+            allowed_outbound_hosts: self.allowed_outbound_hosts,
+            environment: self.environment,
+            variables: self.variables,
+            key_value_stores: self.key_value_stores,
+            sqlite_databases: self.sqlite_databases,
+            ai_models: self.ai_models,
+        })
+    }
+}
+
+pub fn parse(text: &str, dir: &Path, table: &toml::Table) -> Result<App> {
+    let merr = |message: String| AppError::Manifest {
+        path: dir.join(super::MANIFEST_FILE),
+        message,
+    };
+    if let Some(toml::Value::Table(triggers)) = table.get("trigger") {
+        if let Some(other) = triggers.keys().find(|k| *k != "http") {
+            return Err(AppError::Unsupported(format!(
+                "trigger type '{other}': this runtime serves the 'http' trigger only"
+            )));
+        }
+    }
+    let manifest: Manifest = toml::from_str(text).map_err(|e| merr(e.to_string()))?;
+    if let Some(http) = manifest.application.trigger.get("http") {
+        if let Some(base) = http.get("base").and_then(|b| b.as_str()) {
+            if base != "/" {
+                return Err(AppError::Unsupported(format!(
+                    "application.trigger.http.base = '{base}': only '/' is supported (Spin 2 deprecated base paths)"
+                )));
+            }
+        }
+    }
+
+    let variables = common::variables(manifest.variables)?;
+    let mut components = Vec::new();
+    for (id, decl) in manifest.component {
+        common::validate_kebab_id(&id).map_err(|m| AppError::component(&id, m))?;
+        components.push(decl.into_parts(id)?.into_component(dir)?);
+    }
+
+    let mut http_triggers = Vec::new();
+    for (index, t) in manifest.trigger.http.into_iter().enumerate() {
+        let trigger_id =
+            t.id.clone()
+                .unwrap_or_else(|| format!("trigger.http[{index}]"));
+        let terr = |m: &str| AppError::trigger(&trigger_id, m);
+        if t.components.is_some() {
+            return Err(AppError::Unsupported(format!(
+                "trigger '{trigger_id}': 'components' (middleware) is not supported"
+            )));
+        }
+        if t.static_response.is_some() {
+            return Err(AppError::Unsupported(format!(
+                "trigger '{trigger_id}': 'static_response' is not supported"
+            )));
+        }
+        let component = match t.component {
+            Some(ComponentRef::Id(id)) => id,
+            Some(ComponentRef::Inline(decl)) => {
+                let id = format!("{}-component", t.id.as_deref().unwrap_or("inline"))
+                    .replace(|c: char| !c.is_ascii_alphanumeric() && c != '-', "-");
+                components.push(decl.into_parts(id.clone())?.into_component(dir)?);
+                id
+            }
+            None => return Err(terr("has no 'component'")),
+        };
+        let route = match t.route {
+            RouteDecl::Path(p) => Route::Path(p),
+            RouteDecl::Private { private: true } => Route::Private,
+            RouteDecl::Private { private: false } => {
+                return Err(terr("route must be a path or { private = true }"));
+            }
+        };
+        http_triggers.push(HttpTrigger {
+            id: t.id.unwrap_or_else(|| format!("trigger-{component}")),
+            route,
+            component,
+            executor: common::executor(t.executor),
+        });
+    }
+
+    Ok(App {
+        name: manifest.application.name,
+        version: manifest.application.version.filter(|v| !v.is_empty()),
+        description: manifest.application.description.filter(|d| !d.is_empty()),
+        authors: manifest.application.authors,
+        variables,
+        components,
+        http_triggers,
+    })
+}

@@ -1,0 +1,126 @@
+use std::collections::BTreeMap;
+use std::path::PathBuf;
+
+use crate::routes::Route;
+
+/// A Spin application, however it was written down.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct App {
+    pub name: String,
+    pub version: Option<String>,
+    pub description: Option<String>,
+    pub authors: Vec<String>,
+    /// Application variables (`[variables]`), by name.
+    pub variables: BTreeMap<String, Variable>,
+    /// Components in manifest order.
+    pub components: Vec<Component>,
+    pub http_triggers: Vec<HttpTrigger>,
+}
+
+impl App {
+    pub fn component(&self, id: &str) -> Option<&Component> {
+        self.components.iter().find(|c| c.id == id)
+    }
+}
+
+/// An application variable: `default` and `required` are mutually exclusive.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct Variable {
+    pub description: Option<String>,
+    pub default: Option<String>,
+    pub secret: bool,
+}
+
+impl Variable {
+    pub fn required(&self) -> bool {
+        self.default.is_none()
+    }
+}
+
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Component {
+    pub id: String,
+    pub description: Option<String>,
+    pub source: ComponentSource,
+    /// Files to make visible to the guest, already resolved to concrete host paths.
+    pub files: Vec<FileMount>,
+    pub allowed_outbound_hosts: Vec<String>,
+    pub environment: BTreeMap<String, String>,
+    /// Component variables (`[component.x.variables]`): templates over app variables.
+    pub variables: BTreeMap<String, String>,
+    pub key_value_stores: Vec<String>,
+    pub sqlite_databases: Vec<String>,
+}
+
+/// Where a component's Wasm comes from.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum ComponentSource {
+    /// A file on the local filesystem (absolute path).
+    File(PathBuf),
+    /// Bytes carried in the app itself (a locked app's `inline` content).
+    Inline(Vec<u8>),
+}
+
+/// One file or directory placed into the guest's filesystem, read-only.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct FileMount {
+    /// Absolute host path of a file or directory.
+    pub source: PathBuf,
+    /// Absolute guest path.
+    pub destination: PathBuf,
+}
+
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct HttpTrigger {
+    pub id: String,
+    pub route: Route,
+    pub component: String,
+    pub executor: HttpExecutor,
+}
+
+/// How the HTTP trigger calls a component.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub enum HttpExecutor {
+    /// `wasi:http/incoming-handler` or `fermyon:spin/inbound-http`, whichever the component exports.
+    #[default]
+    Http,
+    /// A WAGI (CGI-style) command module.
+    Wagi,
+}
+
+/// Checks what no single manifest section can check alone: references between sections.
+pub(crate) fn validate(app: &App) -> crate::Result<()> {
+    use crate::AppError;
+    let mut seen = std::collections::BTreeSet::new();
+    for c in &app.components {
+        if !seen.insert(c.id.as_str()) {
+            return Err(AppError::component(&c.id, "is defined twice"));
+        }
+        crate::variables::check_references(
+            &c.id,
+            c.variables
+                .values()
+                .chain(&c.allowed_outbound_hosts)
+                .map(String::as_str),
+            &app.variables,
+        )?;
+    }
+    if app.http_triggers.is_empty() {
+        return Err(AppError::Unsupported(
+            "the app has no [[trigger.http]]: there is nothing to serve".into(),
+        ));
+    }
+    for t in &app.http_triggers {
+        if app.component(&t.component).is_none() {
+            return Err(AppError::trigger(
+                &t.id,
+                format!(
+                    "refers to component '{}', which the app does not define",
+                    t.component
+                ),
+            ));
+        }
+    }
+    crate::routes::Router::build(&app.http_triggers)?;
+    Ok(())
+}

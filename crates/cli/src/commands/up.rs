@@ -1,0 +1,89 @@
+use std::path::PathBuf;
+use std::sync::Arc;
+
+use anyhow::Context;
+use spin_engine::{Engine, EngineConfig, LoadedApp};
+use spin_trigger_http::{HttpServer, ServeOptions};
+
+/// Serve a Spin app's HTTP trigger, like `spin up`.
+#[derive(clap::Args)]
+pub struct UpCommand {
+    /// The app: a spin.toml, or a directory holding one.
+    #[arg(short = 'f', long = "from", default_value = ".")]
+    from: PathBuf,
+    /// Address to listen on [default: $SPIN_HTTP_LISTEN_ADDR, else 0.0.0.0:80].
+    #[arg(long)]
+    listen: Option<String>,
+    /// Where compiled components are cached [default: ~/.cache/spinrt/precompiled].
+    #[arg(long, env = "SPIN_PRECOMPILE_CACHE_DIR")]
+    cache_dir: Option<PathBuf>,
+    /// Compile every time; do not read or write the precompile cache.
+    #[arg(long)]
+    no_cache: bool,
+    /// Where the app keeps its runtime files [default: .spinrt next to spin.toml].
+    #[arg(long)]
+    state_dir: Option<PathBuf>,
+    /// Seconds in-flight requests get to finish after SIGTERM or Ctrl-C.
+    #[arg(long, default_value_t = 10)]
+    grace_period: u64,
+}
+
+impl UpCommand {
+    pub fn run(self) -> anyhow::Result<()> {
+        let manifest = spin_app::manifest::manifest_path(&self.from)?;
+        let app = spin_app::manifest::load(&manifest)?;
+        let state_dir = match self.state_dir {
+            Some(dir) => dir,
+            None => manifest
+                .parent()
+                .unwrap_or(std::path::Path::new("."))
+                .join(".spinrt"),
+        };
+        let mut config = EngineConfig::from_env()?;
+        if let Some(dir) = self.cache_dir {
+            config.cache_dir = Some(dir);
+        }
+        if self.no_cache {
+            config.cache_dir = None;
+        }
+        let addr =
+            spin_trigger_http::listen_addr(self.listen.as_deref()).map_err(anyhow::Error::msg)?;
+
+        let runtime = tokio::runtime::Builder::new_multi_thread()
+            .enable_all()
+            .build()?;
+        runtime.block_on(async move {
+            let engine = Engine::new(&config)?;
+            let name = app.name.clone();
+            let loaded = LoadedApp::load(&engine, app, Some(state_dir))?;
+            let server = Arc::new(HttpServer::new(Arc::new(loaded))?);
+            let listener = tokio::net::TcpListener::bind(addr)
+                .await
+                .with_context(|| format!("cannot listen on {addr}"))?;
+            let local = listener.local_addr()?;
+            log::info!("serving app '{name}' on http://{local}");
+            for (route, component) in server.routes() {
+                log::info!("  http://{local}{route} -> {component}");
+            }
+            server
+                .serve(
+                    listener,
+                    shutdown_signal(),
+                    ServeOptions {
+                        grace_period: std::time::Duration::from_secs(self.grace_period),
+                    },
+                )
+                .await?;
+            anyhow::Ok(())
+        })
+    }
+}
+
+async fn shutdown_signal() {
+    use tokio::signal::unix::{SignalKind, signal};
+    let mut term = signal(SignalKind::terminate()).expect("installing a SIGTERM handler");
+    tokio::select! {
+        _ = term.recv() => log::info!("SIGTERM received"),
+        _ = tokio::signal::ctrl_c() => log::info!("interrupt received"),
+    }
+}

@@ -1,0 +1,22 @@
+//! `spinrt`: run Spin apps locally, pack and push them, install the shim on a node.
+
+mod commands;
+
+use clap::Parser;
+
+#[derive(Parser)]
+#[command(
+    name = "spinrt",
+    version,
+    about = "Run Spin apps on wasmtime, locally or under containerd"
+)]
+enum Cli {
+    Up(commands::up::UpCommand),
+}
+
+fn main() -> anyhow::Result<()> {
+    env_logger::Builder::from_env(env_logger::Env::default().default_filter_or("info")).init();
+    match Cli::parse() {
+        Cli::Up(cmd) => cmd.run(),
+    }
+}

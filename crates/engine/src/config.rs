@@ -1,0 +1,83 @@
+use std::path::PathBuf;
+use std::time::Duration;
+
+/// How the engine is set up. [`EngineConfig::from_env`] reads overrides from the environment so
+/// the same knobs work for the CLI and for the shim (where env is all a pod spec can set).
+#[derive(Clone, Debug)]
+pub struct EngineConfig {
+    /// Where compiled components are kept; `None` compiles every time.
+    pub cache_dir: Option<PathBuf>,
+    pub pooling: PoolingLimits,
+    /// How often the epoch advances: a guest yields to other requests at least this often.
+    pub epoch_tick: Duration,
+}
+
+/// Limits of the pooling allocator: every slot is reserved when the engine starts, so these
+/// bound both how many instances run at once and how much address space the process takes.
+#[derive(Clone, Debug)]
+pub struct PoolingLimits {
+    /// Instances alive at once (requests in flight, across all components).
+    pub total_component_instances: u32,
+    /// Largest linear memory one guest may grow to.
+    pub max_memory_size: usize,
+    /// Linear memory kept paged in when a slot is reused: avoids a decommit per request.
+    pub memory_keep_resident: usize,
+    /// Table memory kept paged in when a slot is reused.
+    pub table_keep_resident: usize,
+}
+
+impl Default for EngineConfig {
+    fn default() -> Self {
+        Self {
+            cache_dir: default_cache_dir(),
+            pooling: PoolingLimits::default(),
+            epoch_tick: Duration::from_millis(10),
+        }
+    }
+}
+
+impl Default for PoolingLimits {
+    fn default() -> Self {
+        Self {
+            total_component_instances: 1000,
+            max_memory_size: 256 << 20,
+            memory_keep_resident: 16 << 20,
+            table_keep_resident: 1 << 20,
+        }
+    }
+}
+
+impl EngineConfig {
+    /// Defaults, overridden by `SPIN_WASMTIME_INSTANCE_COUNT`, `SPIN_WASMTIME_MAX_MEMORY_SIZE`
+    /// (bytes) and `SPIN_PRECOMPILE_CACHE_DIR` where set.
+    pub fn from_env() -> Result<Self, crate::EngineError> {
+        let mut config = Self::default();
+        if let Some(n) = env_number("SPIN_WASMTIME_INSTANCE_COUNT")? {
+            config.pooling.total_component_instances = n as u32;
+        }
+        if let Some(n) = env_number("SPIN_WASMTIME_MAX_MEMORY_SIZE")? {
+            config.pooling.max_memory_size = n as usize;
+        }
+        if let Ok(dir) = std::env::var("SPIN_PRECOMPILE_CACHE_DIR") {
+            config.cache_dir = Some(dir.into());
+        }
+        Ok(config)
+    }
+}
+
+fn env_number(name: &str) -> Result<Option<u64>, crate::EngineError> {
+    match std::env::var(name) {
+        Ok(v) => v
+            .parse()
+            .map(Some)
+            .map_err(|_| crate::EngineError::Config(format!("{name}={v} is not a whole number"))),
+        Err(_) => Ok(None),
+    }
+}
+
+fn default_cache_dir() -> Option<PathBuf> {
+    let base = std::env::var_os("XDG_CACHE_HOME")
+        .map(PathBuf::from)
+        .or_else(|| std::env::var_os("HOME").map(|h| PathBuf::from(h).join(".cache")))?;
+    Some(base.join("spinrt").join("precompiled"))
+}

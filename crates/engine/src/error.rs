@@ -1,0 +1,19 @@
+/// What can go wrong turning Wasm into something runnable.
+#[derive(Debug, thiserror::Error)]
+pub enum EngineError {
+    #[error("component '{component}': {message}")]
+    Component { component: String, message: String },
+    #[error("cannot configure the wasmtime engine: {0}")]
+    Config(String),
+    #[error(transparent)]
+    App(#[from] spin_app::AppError),
+}
+
+impl EngineError {
+    pub(crate) fn component(id: &str, message: impl std::fmt::Display) -> Self {
+        Self::Component {
+            component: id.to_string(),
+            message: message.to_string(),
+        }
+    }
+}

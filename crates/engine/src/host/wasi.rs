@@ -1,0 +1,104 @@
+//! WASI 0.2 (`wasi:cli`, `wasi:clocks`, `wasi:filesystem`, `wasi:io`, `wasi:random`,
+//! `wasi:sockets`): environment, stdio and the component's files.
+
+use std::path::{Path, PathBuf};
+
+use spin_app::Component;
+use wasmtime::component::Linker;
+use wasmtime_wasi::{FsPerms, WasiCtx};
+
+use crate::{EngineError, InstanceState};
+
+pub fn add_to_linker(linker: &mut Linker<InstanceState>) -> wasmtime::Result<()> {
+    wasmtime_wasi::p2::add_to_linker_async(linker)
+}
+
+/// What every instance of one component gets from WASI.
+#[derive(Clone, Debug)]
+pub struct ComponentWasi {
+    env: Vec<(String, String)>,
+    /// A directory holding exactly the component's files, mounted read-only at `/`.
+    files_root: Option<PathBuf>,
+}
+
+impl ComponentWasi {
+    /// Prepares the component's files under `files_dir` (hard links where possible, copies
+    /// otherwise), so the guest sees only them and nothing around them.
+    pub fn prepare(component: &Component, files_dir: Option<&Path>) -> Result<Self, EngineError> {
+        let files_root = if component.files.is_empty() {
+            None
+        } else {
+            let base = files_dir.ok_or_else(|| {
+                EngineError::component(
+                    &component.id,
+                    "has files but no state directory was given for them",
+                )
+            })?;
+            let root = base.join(&component.id);
+            materialize_files(component, &root)
+                .map_err(|e| EngineError::component(&component.id, format!("files: {e}")))?;
+            Some(root)
+        };
+        Ok(Self {
+            env: component
+                .environment
+                .iter()
+                .map(|(k, v)| (k.clone(), v.clone()))
+                .collect(),
+            files_root,
+        })
+    }
+
+    pub fn ctx(&self) -> WasiCtx {
+        let mut builder = WasiCtx::builder();
+        builder.inherit_stdout().inherit_stderr().envs(&self.env);
+        if let Some(root) = &self.files_root {
+            // Checked when prepared: the directory exists and is ours.
+            builder
+                .preopened_dir(root, "/", FsPerms::ReadOnly)
+                .expect("prepared files directory can be opened");
+        }
+        builder.build()
+    }
+}
+
+fn materialize_files(component: &Component, root: &Path) -> std::io::Result<()> {
+    if root.exists() {
+        std::fs::remove_dir_all(root)?;
+    }
+    std::fs::create_dir_all(root)?;
+    for mount in &component.files {
+        let rel = mount
+            .destination
+            .strip_prefix("/")
+            .unwrap_or(&mount.destination);
+        let dest = root.join(rel);
+        place(&mount.source, &dest)?;
+    }
+    Ok(())
+}
+
+/// Links or copies a file or a directory tree; symlinks in the source are not followed out.
+fn place(source: &Path, dest: &Path) -> std::io::Result<()> {
+    let meta = std::fs::symlink_metadata(source)?;
+    if meta.is_dir() {
+        std::fs::create_dir_all(dest)?;
+        for entry in std::fs::read_dir(source)? {
+            let entry = entry?;
+            place(&entry.path(), &dest.join(entry.file_name()))?;
+        }
+    } else if meta.is_file() {
+        if let Some(parent) = dest.parent() {
+            std::fs::create_dir_all(parent)?;
+        }
+        if std::fs::hard_link(source, dest).is_err() {
+            std::fs::copy(source, dest)?;
+        }
+    } else {
+        log::warn!(
+            "files: skipping {}, which is neither a file nor a directory",
+            source.display()
+        );
+    }
+    Ok(())
+}

@@ -1,0 +1,26 @@
+//! The wasmtime engine for Spin apps.
+//!
+//! One [`Engine`] per process: a wasmtime engine with the pooling allocator and epoch
+//! interruption, and a precompile cache. [`LoadedApp`] turns an [`spin_app::App`] into one
+//! `InstancePre` per component, once; each request then gets a fresh instance (no state survives
+//! between requests, as in Spin).
+
+mod cache;
+pub mod componentize;
+mod config;
+mod engine;
+mod error;
+pub mod host;
+mod loaded;
+mod state;
+
+pub use cache::PrecompileCache;
+pub use config::{EngineConfig, PoolingLimits};
+pub use engine::{Engine, LoadOutcome, LoadStats};
+pub use error::EngineError;
+pub use loaded::{LoadedApp, LoadedComponent};
+pub use state::InstanceState;
+
+pub use wasmtime;
+pub use wasmtime_wasi;
+pub use wasmtime_wasi_http;

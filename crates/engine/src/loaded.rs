@@ -1,0 +1,127 @@
+use std::collections::HashMap;
+use std::path::PathBuf;
+
+use spin_app::{App, ComponentSource};
+use wasmtime::Store;
+use wasmtime::component::{Component, InstancePre, Linker};
+
+use crate::host::http::OutboundHttp;
+use crate::host::wasi::ComponentWasi;
+use crate::{Engine, EngineError, InstanceState, LoadOutcome};
+
+/// An app whose components are compiled and pre-instantiated: ready to serve.
+pub struct LoadedApp {
+    app: App,
+    engine: Engine,
+    components: HashMap<String, LoadedComponent>,
+}
+
+/// One component, linked once; [`LoadedComponent::new_store`] and its `InstancePre` make
+/// each request's instance.
+pub struct LoadedComponent {
+    id: String,
+    component: Component,
+    pre: InstancePre<InstanceState>,
+    wasi: ComponentWasi,
+    outcome: LoadOutcome,
+    max_memory: usize,
+}
+
+impl LoadedApp {
+    /// Compiles (or loads from cache) and links every component. `state_dir` is where the
+    /// app's runtime files (component files, later key-value and SQLite data) live.
+    pub fn load(
+        engine: &Engine,
+        app: App,
+        state_dir: Option<PathBuf>,
+    ) -> Result<Self, EngineError> {
+        let mut linker = Linker::<InstanceState>::new(engine.wasmtime());
+        crate::host::add_to_linker(&mut linker)
+            .map_err(|e| EngineError::Config(format!("linking host interfaces: {e:#}")))?;
+        let files_dir = state_dir.as_ref().map(|d| d.join("files"));
+        let mut components = HashMap::new();
+        for c in &app.components {
+            let bytes = match &c.source {
+                ComponentSource::File(path) => std::fs::read(path).map_err(|e| {
+                    EngineError::component(
+                        &c.id,
+                        format!("cannot read source {}: {e}", path.display()),
+                    )
+                })?,
+                ComponentSource::Inline(bytes) => bytes.clone(),
+            };
+            let (component, outcome) = engine.load_component(&c.id, &bytes)?;
+            let pre = linker
+                .instantiate_pre(&component)
+                .map_err(|e| EngineError::component(&c.id, format!("cannot be linked: {e:#}")))?;
+            let wasi = ComponentWasi::prepare(c, files_dir.as_deref())?;
+            components.insert(
+                c.id.clone(),
+                LoadedComponent {
+                    id: c.id.clone(),
+                    component,
+                    pre,
+                    wasi,
+                    outcome,
+                    max_memory: engine.max_memory_size(),
+                },
+            );
+        }
+        Ok(Self {
+            app,
+            engine: engine.clone(),
+            components,
+        })
+    }
+
+    pub fn app(&self) -> &App {
+        &self.app
+    }
+
+    pub fn engine(&self) -> &Engine {
+        &self.engine
+    }
+
+    pub fn component(&self, id: &str) -> Option<&LoadedComponent> {
+        self.components.get(id)
+    }
+
+    pub fn components(&self) -> impl Iterator<Item = &LoadedComponent> {
+        self.components.values()
+    }
+}
+
+impl LoadedComponent {
+    pub fn id(&self) -> &str {
+        &self.id
+    }
+
+    pub fn component(&self) -> &Component {
+        &self.component
+    }
+
+    pub fn instance_pre(&self) -> &InstancePre<InstanceState> {
+        &self.pre
+    }
+
+    /// Whether this load compiled the component or took it from the precompile cache.
+    pub fn load_outcome(&self) -> LoadOutcome {
+        self.outcome
+    }
+
+    /// A fresh store for one instance: per-request state, memory limit, and a yield to the
+    /// async executor at every epoch tick so a busy guest cannot starve the others.
+    pub fn new_store(&self) -> Store<InstanceState> {
+        let state = InstanceState::new(
+            self.wasi.ctx(),
+            OutboundHttp {
+                component: self.id.clone(),
+            },
+            self.max_memory,
+        );
+        let mut store = Store::new(self.pre.engine(), state);
+        store.limiter(|s| s.limits());
+        store.epoch_deadline_async_yield_and_update(1);
+        store
+    }
+}

@@ -1,0 +1,91 @@
+//! The `wasi:http/incoming-handler@0.2.x` executor (spin-sdk 3 and later, `wasm32-wasip2`).
+
+use hyper::{Request, Response};
+use spin_engine::wasmtime_wasi_http::WasiHttpView;
+use spin_engine::wasmtime_wasi_http::p2::bindings::ProxyPre;
+use spin_engine::wasmtime_wasi_http::p2::bindings::http::types::Scheme;
+use spin_engine::wasmtime_wasi_http::p2::body::HyperOutgoingBody;
+use spin_engine::{InstanceState, LoadedComponent};
+
+pub struct WasiHttpExecutor {
+    pre: ProxyPre<InstanceState>,
+}
+
+/// Why a request could not be answered by the guest; becomes a 500.
+#[derive(Debug, thiserror::Error)]
+#[error("{0}")]
+pub struct GuestError(String);
+
+impl WasiHttpExecutor {
+    pub fn new(component: &LoadedComponent) -> Result<Self, String> {
+        ProxyPre::new(component.instance_pre().clone())
+            .map(|pre| Self { pre })
+            .map_err(|e| {
+                format!(
+                    "component '{}' does not export wasi:http/incoming-handler@0.2.x: {e:#}",
+                    component.id()
+                )
+            })
+    }
+
+    pub async fn execute<B>(
+        &self,
+        component: &LoadedComponent,
+        req: Request<B>,
+    ) -> Result<Response<HyperOutgoingBody>, GuestError>
+    where
+        B: hyper::body::Body<Data = bytes::Bytes> + Send + 'static,
+        B::Error: Into<spin_engine::wasmtime_wasi_http::Error>,
+    {
+        let id = component.id().to_string();
+        let mut store = component.new_store();
+        let (sender, receiver) = tokio::sync::oneshot::channel();
+        let (request, outparam) = {
+            let mut http = store.data_mut().http();
+            let request = http
+                .new_incoming_request(Scheme::Http, req)
+                .map_err(|e| GuestError(format!("cannot pass the request to the guest: {e:#}")))?;
+            let outparam = http
+                .new_response_outparam(sender)
+                .map_err(|e| GuestError(format!("cannot create the response: {e:#}")))?;
+            (request, outparam)
+        };
+        let pre = self.pre.clone();
+        // The guest runs in its own task: it may keep streaming the body after it has set
+        // the response head.
+        let task = tokio::spawn(async move {
+            let proxy = pre.instantiate_async(&mut store).await?;
+            proxy
+                .wasi_http_incoming_handler()
+                .call_handle(&mut store, request, outparam)
+                .await
+        });
+        match receiver.await {
+            Ok(Ok(response)) => {
+                tokio::spawn(async move {
+                    match task.await {
+                        Ok(Ok(())) => {}
+                        Ok(Err(e)) => log::error!(
+                            "component '{id}' failed after sending the response head: {e:?}"
+                        ),
+                        Err(e) => log::error!(
+                            "component '{id}' panicked after sending the response head: {e}"
+                        ),
+                    }
+                });
+                Ok(response)
+            }
+            Ok(Err(code)) => Err(GuestError(format!(
+                "component '{id}' set an error response: {code:?}"
+            ))),
+            Err(_) => {
+                let why = match task.await {
+                    Ok(Ok(())) => "returned without setting a response".to_string(),
+                    Ok(Err(e)) => format!("failed: {e:?}"),
+                    Err(e) => format!("panicked: {e}"),
+                };
+                Err(GuestError(format!("component '{id}' {why}")))
+            }
+        }
+    }
+}

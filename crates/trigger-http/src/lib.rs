@@ -1,0 +1,24 @@
+//! Spin's HTTP trigger: a hyper server that routes each request to a component and runs it in a
+//! fresh instance, with the `spin-*` headers Spin sets.
+
+mod body;
+mod executor;
+mod headers;
+mod server;
+
+pub use server::{HttpServer, ServeOptions};
+
+/// Where the trigger listens unless told otherwise; `SPIN_HTTP_LISTEN_ADDR` overrides it, as in
+/// the Kubernetes Spin shim.
+pub const DEFAULT_LISTEN_ADDR: &str = "0.0.0.0:80";
+pub const LISTEN_ADDR_ENV: &str = "SPIN_HTTP_LISTEN_ADDR";
+
+/// The address to listen on: the explicit one, else `SPIN_HTTP_LISTEN_ADDR`, else `0.0.0.0:80`.
+pub fn listen_addr(explicit: Option<&str>) -> Result<std::net::SocketAddr, String> {
+    let text = explicit
+        .map(str::to_string)
+        .or_else(|| std::env::var(LISTEN_ADDR_ENV).ok())
+        .unwrap_or_else(|| DEFAULT_LISTEN_ADDR.to_string());
+    text.parse()
+        .map_err(|e| format!("invalid listen address '{text}': {e}"))
+}

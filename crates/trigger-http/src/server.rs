@@ -1,0 +1,235 @@
+use std::collections::HashMap;
+use std::convert::Infallible;
+use std::future::Future;
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::time::Duration;
+
+use http::{Request, Response, StatusCode, Uri};
+use hyper::body::Incoming;
+use hyper_util::rt::{TokioExecutor, TokioIo};
+use hyper_util::server::conn::auto;
+use hyper_util::server::graceful::GracefulShutdown;
+use spin_app::routes::{Router, WELL_KNOWN_PREFIX};
+use spin_engine::LoadedApp;
+use spin_engine::wasmtime_wasi_http::p2::body::HyperOutgoingBody;
+use tokio::net::TcpListener;
+
+use crate::executor::Executor;
+use crate::{body, headers};
+
+/// Serves one loaded app over HTTP.
+pub struct HttpServer {
+    app: Arc<LoadedApp>,
+    router: Router,
+    executors: HashMap<String, Executor>,
+}
+
+/// How [`HttpServer::serve`] winds down.
+#[derive(Clone, Debug)]
+pub struct ServeOptions {
+    /// After shutdown is asked for, how long in-flight requests may take to finish.
+    pub grace_period: Duration,
+}
+
+impl Default for ServeOptions {
+    fn default() -> Self {
+        Self {
+            grace_period: Duration::from_secs(10),
+        }
+    }
+}
+
+impl HttpServer {
+    /// Builds the route table and one executor per routed component.
+    pub fn new(app: Arc<LoadedApp>) -> anyhow::Result<Self> {
+        let router = Router::build(&app.app().http_triggers)?;
+        let mut executors = HashMap::new();
+        for trigger in &app.app().http_triggers {
+            if executors.contains_key(&trigger.component) {
+                continue;
+            }
+            let component = app.component(&trigger.component).ok_or_else(|| {
+                anyhow::anyhow!("component '{}' was not loaded", trigger.component)
+            })?;
+            let executor = Executor::for_component(component, &trigger.executor)
+                .map_err(anyhow::Error::msg)?;
+            executors.insert(trigger.component.clone(), executor);
+        }
+        Ok(Self {
+            app,
+            router,
+            executors,
+        })
+    }
+
+    /// `(route, component)` pairs, most specific first.
+    pub fn routes(&self) -> Vec<(String, String)> {
+        self.router
+            .routes()
+            .map(|(r, c)| (r.to_string(), c.to_string()))
+            .collect()
+    }
+
+    /// Accepts connections until `shutdown` resolves, then stops accepting and gives in-flight
+    /// requests `grace_period` to finish.
+    pub async fn serve(
+        self: Arc<Self>,
+        listener: TcpListener,
+        shutdown: impl Future<Output = ()>,
+        options: ServeOptions,
+    ) -> std::io::Result<()> {
+        let graceful = GracefulShutdown::new();
+        let builder = auto::Builder::new(TokioExecutor::new());
+        tokio::pin!(shutdown);
+        loop {
+            let (stream, client_addr) = tokio::select! {
+                accepted = listener.accept() => match accepted {
+                    Ok(conn) => conn,
+                    Err(e) => {
+                        // Out of file descriptors and the like: back off, keep serving.
+                        log::warn!("accept failed: {e}");
+                        tokio::time::sleep(Duration::from_millis(50)).await;
+                        continue;
+                    }
+                },
+                () = &mut shutdown => break,
+            };
+            let _ = stream.set_nodelay(true);
+            let server = self.clone();
+            let service = hyper::service::service_fn(move |req: Request<Incoming>| {
+                let server = server.clone();
+                async move { Ok::<_, Infallible>(server.handle(req, client_addr).await) }
+            });
+            let conn = builder.serve_connection(TokioIo::new(stream), service);
+            let conn = graceful.watch(conn.into_owned());
+            tokio::spawn(async move {
+                if let Err(e) = conn.await {
+                    log::debug!("connection from {client_addr}: {e}");
+                }
+            });
+        }
+        drop(listener);
+        log::info!(
+            "shutting down: waiting up to {:?} for in-flight requests",
+            options.grace_period
+        );
+        tokio::select! {
+            () = graceful.shutdown() => log::info!("all connections closed"),
+            () = tokio::time::sleep(options.grace_period) => {
+                log::warn!("grace period over: closing the remaining connections");
+            }
+        }
+        Ok(())
+    }
+
+    /// Answers one request: Spin's well-known endpoints, a routed component, or 404.
+    pub async fn handle<B>(
+        &self,
+        mut req: Request<B>,
+        client_addr: SocketAddr,
+    ) -> Response<HyperOutgoingBody>
+    where
+        B: hyper::body::Body<Data = bytes::Bytes> + Send + 'static,
+        B::Error: Into<spin_engine::wasmtime_wasi_http::Error>,
+    {
+        let path = req.uri().path().to_string();
+        if let Some(endpoint) = path.strip_prefix(WELL_KNOWN_PREFIX) {
+            return self.well_known(endpoint);
+        }
+        let Some(route) = self.router.route(&path) else {
+            log::debug!("{} {path}: no route", req.method());
+            return status(StatusCode::NOT_FOUND);
+        };
+        let component_id = route.component();
+        let (Some(component), Some(executor)) = (
+            self.app.component(component_id),
+            self.executors.get(component_id),
+        ) else {
+            log::error!(
+                "route {} names component '{component_id}', which is not loaded",
+                route.raw_route()
+            );
+            return status(StatusCode::INTERNAL_SERVER_ERROR);
+        };
+
+        let full_url = match full_url(&req) {
+            Ok(uri) => uri,
+            Err(e) => {
+                log::info!("{} {path}: bad request: {e}", req.method());
+                return status(StatusCode::BAD_REQUEST);
+            }
+        };
+        headers::apply(
+            req.headers_mut(),
+            &full_url.to_string(),
+            &route,
+            client_addr,
+        );
+        *req.uri_mut() = full_url;
+
+        let result = match executor {
+            Executor::WasiHttp(e) => e.execute(component, req).await.map_err(|e| e.to_string()),
+            Executor::Broken(reason) => Err(reason.clone()),
+        };
+        match result {
+            Ok(response) => response,
+            Err(reason) => {
+                log::error!("{path}: {reason}");
+                status(StatusCode::INTERNAL_SERVER_ERROR)
+            }
+        }
+    }
+
+    fn well_known(&self, endpoint: &str) -> Response<HyperOutgoingBody> {
+        match endpoint {
+            "health" => Response::new(body::full("OK")),
+            "info" => {
+                let app = self.app.app();
+                let info = format!(
+                    "{{\"name\":{:?},\"version\":{:?}}}",
+                    app.name,
+                    app.version.as_deref().unwrap_or("")
+                );
+                Response::builder()
+                    .header(http::header::CONTENT_TYPE, "application/json")
+                    .body(body::full(info))
+                    .expect("static response parts are valid")
+            }
+            _ => status(StatusCode::NOT_FOUND),
+        }
+    }
+}
+
+fn status(code: StatusCode) -> Response<HyperOutgoingBody> {
+    let mut response = Response::new(body::empty());
+    *response.status_mut() = code;
+    response
+}
+
+/// The absolute URL of the request, from its Host header (or `localhost`, as Spin does).
+fn full_url<B>(req: &Request<B>) -> Result<Uri, String> {
+    if req.uri().scheme().is_some() && req.uri().authority().is_some() {
+        return Ok(req.uri().clone());
+    }
+    let host = req
+        .headers()
+        .get(http::header::HOST)
+        .map(|h| {
+            h.to_str()
+                .map_err(|_| "Host header is not text".to_string())
+        })
+        .transpose()?
+        .unwrap_or("localhost");
+    let path = req
+        .uri()
+        .path_and_query()
+        .map(|p| p.as_str())
+        .unwrap_or("/");
+    Uri::builder()
+        .scheme("http")
+        .authority(host)
+        .path_and_query(path)
+        .build()
+        .map_err(|e| format!("cannot form a URL from Host '{host}': {e}"))
+}

@@ -1,0 +1,18 @@
+//! Misbehaves on purpose: `/trap` traps (a Rust panic becomes `unreachable`), `/loop` spins
+//! forever, anything else answers 200 so tests can see the server survived.
+use spin_sdk::http::{IntoResponse, Request, Response};
+use spin_sdk::http_component;
+
+#[http_component]
+fn handle(req: Request) -> anyhow::Result<impl IntoResponse> {
+    match req.path() {
+        "/trap" => panic!("this component traps on purpose"),
+        "/loop" => {
+            let mut n: u64 = 0;
+            loop {
+                n = std::hint::black_box(n.wrapping_add(1));
+            }
+        }
+        _ => Ok(Response::builder().status(200).body("still alive\n").build()),
+    }
+}
