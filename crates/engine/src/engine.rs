@@ -1,5 +1,6 @@
-use std::sync::Arc;
-use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::collections::HashMap;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex};
 use std::time::Instant;
 
 use sha2::{Digest, Sha256};
@@ -18,14 +19,10 @@ struct Inner {
     cache: Option<PrecompileCache>,
     compiled: AtomicU64,
     cache_hits: AtomicU64,
+    /// Components this engine already holds, by key: an app that uses the same Wasm for
+    /// several components compiles or deserializes it once.
+    loaded: Mutex<HashMap<String, Component>>,
     max_memory_size: usize,
-    stop_ticker: Arc<AtomicBool>,
-}
-
-impl Drop for Inner {
-    fn drop(&mut self) {
-        self.stop_ticker.store(true, Ordering::Relaxed);
-    }
 }
 
 /// Whether a component had to be compiled or came from the precompile cache.
@@ -33,6 +30,8 @@ impl Drop for Inner {
 pub enum LoadOutcome {
     Compiled,
     Cached,
+    /// This engine had already loaded the same Wasm (for another component).
+    Reused,
 }
 
 /// How many components this engine compiled and how many it took from the cache.
@@ -59,16 +58,15 @@ impl Engine {
             },
             None => None,
         };
-        let stop_ticker = Arc::new(AtomicBool::new(false));
-        spawn_epoch_ticker(wasmtime.weak(), config.epoch_tick, stop_ticker.clone());
+        spawn_epoch_ticker(wasmtime.weak(), config.epoch_tick);
         Ok(Self {
             inner: Arc::new(Inner {
                 wasmtime,
                 cache,
                 compiled: AtomicU64::new(0),
                 cache_hits: AtomicU64::new(0),
+                loaded: Mutex::default(),
                 max_memory_size: config.pooling.max_memory_size,
-                stop_ticker,
             }),
         })
     }
@@ -97,8 +95,27 @@ impl Engine {
         bytes: &[u8],
     ) -> Result<(Component, LoadOutcome), EngineError> {
         let key = hex::encode(Sha256::digest(bytes));
+        if let Some(component) = self.inner.loaded.lock().expect("not poisoned").get(&key) {
+            log::info!("component '{id}': same Wasm as an already loaded component (sha256:{key})");
+            return Ok((component.clone(), LoadOutcome::Reused));
+        }
+        let (component, outcome) = self.load_uncached(id, &key, bytes)?;
+        self.inner
+            .loaded
+            .lock()
+            .expect("not poisoned")
+            .insert(key, component.clone());
+        Ok((component, outcome))
+    }
+
+    fn load_uncached(
+        &self,
+        id: &str,
+        key: &str,
+        bytes: &[u8],
+    ) -> Result<(Component, LoadOutcome), EngineError> {
         if let Some(cache) = &self.inner.cache
-            && let Some(component) = cache.get(&self.inner.wasmtime, &key)
+            && let Some(component) = cache.get(&self.inner.wasmtime, key)
         {
             self.inner.cache_hits.fetch_add(1, Ordering::Relaxed);
             log::info!("component '{id}': loaded from the precompile cache (sha256:{key})");
@@ -114,7 +131,7 @@ impl Engine {
             start.elapsed().as_millis()
         );
         if let Some(cache) = &self.inner.cache
-            && let Err(e) = cache.put(&key, &component)
+            && let Err(e) = cache.put(key, &component)
         {
             log::warn!("component '{id}': cannot store it in the precompile cache: {e}");
         }
@@ -144,16 +161,14 @@ fn wasmtime_config(config: &EngineConfig) -> wasmtime::Config {
     c
 }
 
-/// Advances the epoch so running guests reach a yield point; stops when the engine is dropped.
-fn spawn_epoch_ticker(
-    engine: wasmtime::EngineWeak,
-    tick: std::time::Duration,
-    stop: Arc<AtomicBool>,
-) {
+/// Advances the epoch so running guests reach a yield point. It runs as long as the wasmtime
+/// engine lives (every store and component holds it), not just our handle: a guest still
+/// running while the app is torn down must reach a yield point to be dropped.
+fn spawn_epoch_ticker(engine: wasmtime::EngineWeak, tick: std::time::Duration) {
     std::thread::Builder::new()
         .name("wasm-epoch".into())
         .spawn(move || {
-            while !stop.load(Ordering::Relaxed) {
+            loop {
                 std::thread::sleep(tick);
                 match engine.upgrade() {
                     Some(engine) => engine.increment_epoch(),

@@ -6,7 +6,7 @@ pub enum EngineError {
     #[error("cannot configure the wasmtime engine: {0}")]
     Config(String),
     #[error(transparent)]
-    App(#[from] spin_app::AppError),
+    App(#[from] spinrt_app::AppError),
 }
 
 impl EngineError {

@@ -1,7 +1,7 @@
 //! The wasmtime engine for Spin apps.
 //!
 //! One [`Engine`] per process: a wasmtime engine with the pooling allocator and epoch
-//! interruption, and a precompile cache. [`LoadedApp`] turns an [`spin_app::App`] into one
+//! interruption, and a precompile cache. [`LoadedApp`] turns an [`spinrt_app::App`] into one
 //! `InstancePre` per component, once; each request then gets a fresh instance (no state survives
 //! between requests, as in Spin).
 

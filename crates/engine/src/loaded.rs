@@ -1,7 +1,7 @@
 use std::collections::HashMap;
 use std::path::PathBuf;
 
-use spin_app::{App, ComponentSource};
+use spinrt_app::{App, ComponentSource};
 use wasmtime::Store;
 use wasmtime::component::{Component, InstancePre, Linker};
 

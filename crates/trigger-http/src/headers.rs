@@ -3,7 +3,7 @@
 use std::net::SocketAddr;
 
 use http::{HeaderMap, HeaderName, HeaderValue};
-use spin_app::routes::RouteMatch;
+use spinrt_app::routes::RouteMatch;
 
 pub const FULL_URL: &str = "spin-full-url";
 pub const PATH_INFO: &str = "spin-path-info";

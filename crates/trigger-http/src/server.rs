@@ -10,9 +10,9 @@ use hyper::body::Incoming;
 use hyper_util::rt::{TokioExecutor, TokioIo};
 use hyper_util::server::conn::auto;
 use hyper_util::server::graceful::GracefulShutdown;
-use spin_app::routes::{Router, WELL_KNOWN_PREFIX};
-use spin_engine::LoadedApp;
-use spin_engine::wasmtime_wasi_http::p2::body::HyperOutgoingBody;
+use spinrt_app::routes::{Router, WELL_KNOWN_PREFIX};
+use spinrt_engine::LoadedApp;
+use spinrt_engine::wasmtime_wasi_http::p2::body::HyperOutgoingBody;
 use tokio::net::TcpListener;
 
 use crate::executor::Executor;
@@ -131,7 +131,7 @@ impl HttpServer {
     ) -> Response<HyperOutgoingBody>
     where
         B: hyper::body::Body<Data = bytes::Bytes> + Send + 'static,
-        B::Error: Into<spin_engine::wasmtime_wasi_http::Error>,
+        B::Error: Into<spinrt_engine::wasmtime_wasi_http::Error>,
     {
         let path = req.uri().path().to_string();
         if let Some(endpoint) = path.strip_prefix(WELL_KNOWN_PREFIX) {

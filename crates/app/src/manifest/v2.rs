@@ -153,22 +153,25 @@ pub fn parse(text: &str, dir: &Path, table: &toml::Table) -> Result<App> {
         path: dir.join(super::MANIFEST_FILE),
         message,
     };
-    if let Some(toml::Value::Table(triggers)) = table.get("trigger") {
-        if let Some(other) = triggers.keys().find(|k| *k != "http") {
-            return Err(AppError::Unsupported(format!(
-                "trigger type '{other}': this runtime serves the 'http' trigger only"
-            )));
-        }
+    if let Some(toml::Value::Table(triggers)) = table.get("trigger")
+        && let Some(other) = triggers.keys().find(|k| *k != "http")
+    {
+        return Err(AppError::Unsupported(format!(
+            "trigger type '{other}': this runtime serves the 'http' trigger only"
+        )));
     }
     let manifest: Manifest = toml::from_str(text).map_err(|e| merr(e.to_string()))?;
-    if let Some(http) = manifest.application.trigger.get("http") {
-        if let Some(base) = http.get("base").and_then(|b| b.as_str()) {
-            if base != "/" {
-                return Err(AppError::Unsupported(format!(
-                    "application.trigger.http.base = '{base}': only '/' is supported (Spin 2 deprecated base paths)"
-                )));
-            }
-        }
+    if let Some(base) = manifest
+        .application
+        .trigger
+        .get("http")
+        .and_then(|http| http.get("base"))
+        .and_then(|b| b.as_str())
+        && base != "/"
+    {
+        return Err(AppError::Unsupported(format!(
+            "application.trigger.http.base = '{base}': only '/' is supported (Spin 2 deprecated base paths)"
+        )));
     }
 
     let variables = common::variables(manifest.variables)?;

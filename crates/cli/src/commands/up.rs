@@ -2,8 +2,8 @@ use std::path::PathBuf;
 use std::sync::Arc;
 
 use anyhow::Context;
-use spin_engine::{Engine, EngineConfig, LoadedApp};
-use spin_trigger_http::{HttpServer, ServeOptions};
+use spinrt_engine::{Engine, EngineConfig, LoadedApp};
+use spinrt_trigger_http::{HttpServer, ServeOptions};
 
 /// Serve a Spin app's HTTP trigger, like `spin up`.
 #[derive(clap::Args)]
@@ -30,8 +30,8 @@ pub struct UpCommand {
 
 impl UpCommand {
     pub fn run(self) -> anyhow::Result<()> {
-        let manifest = spin_app::manifest::manifest_path(&self.from)?;
-        let app = spin_app::manifest::load(&manifest)?;
+        let manifest = spinrt_app::manifest::manifest_path(&self.from)?;
+        let app = spinrt_app::manifest::load(&manifest)?;
         let state_dir = match self.state_dir {
             Some(dir) => dir,
             None => manifest
@@ -47,7 +47,7 @@ impl UpCommand {
             config.cache_dir = None;
         }
         let addr =
-            spin_trigger_http::listen_addr(self.listen.as_deref()).map_err(anyhow::Error::msg)?;
+            spinrt_trigger_http::listen_addr(self.listen.as_deref()).map_err(anyhow::Error::msg)?;
 
         let runtime = tokio::runtime::Builder::new_multi_thread()
             .enable_all()

@@ -3,7 +3,7 @@
 
 use std::path::{Path, PathBuf};
 
-use spin_app::Component;
+use spinrt_app::Component;
 use wasmtime::component::Linker;
 use wasmtime_wasi::{FsPerms, WasiCtx};
 

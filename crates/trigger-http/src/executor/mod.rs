@@ -2,8 +2,8 @@
 
 mod wasi_http;
 
-use spin_app::HttpExecutor;
-use spin_engine::LoadedComponent;
+use spinrt_app::HttpExecutor;
+use spinrt_engine::LoadedComponent;
 pub use wasi_http::WasiHttpExecutor;
 
 /// The executor for one component, or why it cannot serve requests.

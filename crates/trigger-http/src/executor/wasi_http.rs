@@ -1,11 +1,11 @@
 //! The `wasi:http/incoming-handler@0.2.x` executor (spin-sdk 3 and later, `wasm32-wasip2`).
 
 use hyper::{Request, Response};
-use spin_engine::wasmtime_wasi_http::WasiHttpView;
-use spin_engine::wasmtime_wasi_http::p2::bindings::ProxyPre;
-use spin_engine::wasmtime_wasi_http::p2::bindings::http::types::Scheme;
-use spin_engine::wasmtime_wasi_http::p2::body::HyperOutgoingBody;
-use spin_engine::{InstanceState, LoadedComponent};
+use spinrt_engine::wasmtime_wasi_http::WasiHttpView;
+use spinrt_engine::wasmtime_wasi_http::p2::bindings::ProxyPre;
+use spinrt_engine::wasmtime_wasi_http::p2::bindings::http::types::Scheme;
+use spinrt_engine::wasmtime_wasi_http::p2::body::HyperOutgoingBody;
+use spinrt_engine::{InstanceState, LoadedComponent};
 
 pub struct WasiHttpExecutor {
     pre: ProxyPre<InstanceState>,
@@ -35,7 +35,7 @@ impl WasiHttpExecutor {
     ) -> Result<Response<HyperOutgoingBody>, GuestError>
     where
         B: hyper::body::Body<Data = bytes::Bytes> + Send + 'static,
-        B::Error: Into<spin_engine::wasmtime_wasi_http::Error>,
+        B::Error: Into<spinrt_engine::wasmtime_wasi_http::Error>,
     {
         let id = component.id().to_string();
         let mut store = component.new_store();
@@ -60,8 +60,12 @@ impl WasiHttpExecutor {
                 .call_handle(&mut store, request, outparam)
                 .await
         });
+        // If this future is dropped before the guest answers (the connection went away, the
+        // server is shutting down), the guest is stopped too instead of running on unseen.
+        let guard = AbortOnDrop(Some(task));
         match receiver.await {
             Ok(Ok(response)) => {
+                let task = guard.disarm();
                 tokio::spawn(async move {
                     match task.await {
                         Ok(Ok(())) => {}
@@ -79,13 +83,29 @@ impl WasiHttpExecutor {
                 "component '{id}' set an error response: {code:?}"
             ))),
             Err(_) => {
-                let why = match task.await {
+                let why = match guard.disarm().await {
                     Ok(Ok(())) => "returned without setting a response".to_string(),
                     Ok(Err(e)) => format!("failed: {e:?}"),
                     Err(e) => format!("panicked: {e}"),
                 };
                 Err(GuestError(format!("component '{id}' {why}")))
             }
+        }
+    }
+}
+
+struct AbortOnDrop(Option<tokio::task::JoinHandle<wasmtime::Result<()>>>);
+
+impl AbortOnDrop {
+    fn disarm(mut self) -> tokio::task::JoinHandle<wasmtime::Result<()>> {
+        self.0.take().expect("armed until disarmed")
+    }
+}
+
+impl Drop for AbortOnDrop {
+    fn drop(&mut self) {
+        if let Some(task) = self.0.take() {
+            task.abort();
         }
     }
 }

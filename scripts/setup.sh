@@ -1,0 +1,25 @@
+#!/usr/bin/env bash
+# Installs what building and testing need, idempotently: Debian packages and Rust wasm targets.
+# Safe to run again: it installs only what is missing.
+set -euo pipefail
+
+APT_PACKAGES=(protobuf-compiler libseccomp-dev pkg-config curl)
+WASM_TARGETS=(wasm32-wasip1 wasm32-wasip2 wasm32-unknown-unknown)
+
+missing=()
+for pkg in "${APT_PACKAGES[@]}"; do
+  dpkg-query -W -f='${Status}' "$pkg" 2>/dev/null | grep -q "install ok installed" || missing+=("$pkg")
+done
+if ((${#missing[@]})); then
+  echo "setup: installing ${missing[*]}"
+  sudo_cmd=()
+  [[ $(id -u) -eq 0 ]] || sudo_cmd=(sudo)
+  "${sudo_cmd[@]}" apt-get update -qq
+  DEBIAN_FRONTEND=noninteractive "${sudo_cmd[@]}" apt-get install -y -qq "${missing[@]}" >/dev/null
+fi
+
+installed_targets=$(rustup target list --installed)
+for target in "${WASM_TARGETS[@]}"; do
+  grep -qx "$target" <<<"$installed_targets" || rustup target add "$target"
+done
+echo "setup: ok"

@@ -1,0 +1,256 @@
+//! The HTTP trigger over real HTTP on loopback, serving the real test apps.
+
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::time::Duration;
+
+use spinrt_engine::{Engine, EngineConfig, LoadedApp, PoolingLimits};
+use spinrt_tests::{apps, net, server::echo_lines};
+use spinrt_trigger_http::{HttpServer, ServeOptions};
+
+struct Running {
+    addr: SocketAddr,
+    stop: Option<tokio::sync::oneshot::Sender<()>>,
+    _dirs: tempfile::TempDir,
+}
+
+impl Drop for Running {
+    fn drop(&mut self) {
+        if let Some(stop) = self.stop.take() {
+            let _ = stop.send(());
+        }
+    }
+}
+
+fn engine_config(cache: &std::path::Path) -> EngineConfig {
+    EngineConfig {
+        cache_dir: Some(cache.to_path_buf()),
+        pooling: PoolingLimits {
+            total_component_instances: 64,
+            ..Default::default()
+        },
+        ..Default::default()
+    }
+}
+
+/// One precompile cache for every test here: each component compiles once per run.
+fn shared_cache() -> &'static std::path::Path {
+    static CACHE: std::sync::OnceLock<tempfile::TempDir> = std::sync::OnceLock::new();
+    CACHE.get_or_init(|| tempfile::tempdir().unwrap()).path()
+}
+
+async fn serve(app_name: &str) -> Running {
+    let dirs = tempfile::tempdir().unwrap();
+    let app = spinrt_app::manifest::load(&apps::manifest_dir(app_name)).unwrap();
+    let engine = Engine::new(&engine_config(shared_cache())).unwrap();
+    let loaded = LoadedApp::load(&engine, app, Some(dirs.path().join("state"))).unwrap();
+    let server = Arc::new(HttpServer::new(Arc::new(loaded)).unwrap());
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = listener.local_addr().unwrap();
+    let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
+    tokio::spawn(server.serve(
+        listener,
+        async move {
+            let _ = stopped.await;
+        },
+        ServeOptions::default(),
+    ));
+    Running {
+        addr,
+        stop: Some(stop),
+        _dirs: dirs,
+    }
+}
+
+async fn get(addr: SocketAddr, path: &str) -> (u16, String) {
+    let res = net::client()
+        .get(format!("http://{addr}{path}"))
+        .send()
+        .await
+        .unwrap();
+    let status = res.status().as_u16();
+    (status, res.text().await.unwrap())
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn hello_component_wasip2() {
+    let app = serve("hello").await;
+    let res = net::client()
+        .get(format!("http://{}/anything", app.addr))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), 200);
+    assert_eq!(res.headers()["content-type"], "text/plain");
+    assert_eq!(res.text().await.unwrap(), "Hello from Spin!\n");
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn hello_core_module_wasip1_is_componentized() {
+    let app = serve("hello-wasip1").await;
+    assert_eq!(get(app.addr, "/").await, (200, "Hello from Spin!\n".into()));
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn manifest_v1_is_served() {
+    let app = serve("hello-v1").await;
+    assert_eq!(
+        get(app.addr, "/v1/x").await,
+        (200, "Hello from Spin!\n".into())
+    );
+    assert_eq!(get(app.addr, "/other").await.0, 404);
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn health_and_unmatched_routes() {
+    let app = serve("routes").await;
+    assert_eq!(
+        get(app.addr, "/.well-known/spin/health").await,
+        (200, "OK".into())
+    );
+    assert_eq!(get(app.addr, "/.well-known/spin/nope").await.0, 404);
+    assert_eq!(get(app.addr, "/nope").await, (404, String::new()));
+    assert_eq!(get(app.addr, "/exact/more").await.0, 404);
+    let (status, info) = get(app.addr, "/.well-known/spin/info").await;
+    assert_eq!(status, 200);
+    assert!(info.contains("\"name\":\"routes\""), "{info}");
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn exact_route_headers() {
+    let app = serve("routes").await;
+    let (status, body) = get(app.addr, "/exact?x=1&y=2").await;
+    assert_eq!(status, 200, "{body}");
+    let h = echo_lines(&body);
+    assert_eq!(h["component"], "echo-exact");
+    assert_eq!(
+        h["spin-full-url"],
+        format!("http://{}/exact?x=1&y=2", app.addr)
+    );
+    assert_eq!(h["spin-path-info"], "");
+    assert_eq!(h["spin-matched-route"], "/exact");
+    assert_eq!(h["spin-raw-component-route"], "/exact");
+    assert_eq!(h["spin-component-route"], "/exact");
+    assert_eq!(h["spin-base-path"], "/");
+    let client: SocketAddr = h["spin-client-addr"].parse().unwrap();
+    assert_eq!(client.ip().to_string(), "127.0.0.1");
+    assert_ne!(client.port(), app.addr.port());
+    assert!(
+        !h.keys().any(|k| k.starts_with("spin-path-match-")),
+        "{body}"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn wildcard_route_headers() {
+    let app = serve("routes").await;
+    for (path, info) in [
+        ("/wild", ""),
+        ("/wild/", "/"),
+        ("/wild/a/b", "/a/b"),
+        ("/wild/a/b/", "/a/b/"),
+    ] {
+        let (status, body) = get(app.addr, path).await;
+        assert_eq!(status, 200, "{path}: {body}");
+        let h = echo_lines(&body);
+        assert_eq!(h["component"], "echo-wild", "{path}");
+        assert_eq!(h["spin-path-info"], info, "{path}");
+        assert_eq!(h["spin-matched-route"], "/wild/...", "{path}");
+        assert_eq!(h["spin-raw-component-route"], "/wild/...", "{path}");
+        assert_eq!(h["spin-component-route"], "/wild", "{path}");
+    }
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn parameter_route_headers() {
+    let app = serve("routes").await;
+    let (status, body) = get(app.addr, "/users/42").await;
+    assert_eq!(status, 200, "{body}");
+    let h = echo_lines(&body);
+    assert_eq!(h["component"], "echo-param");
+    assert_eq!(h["spin-path-match-user-id"], "42");
+    assert_eq!(h["spin-matched-route"], "/users/:user_id");
+    assert_eq!(h["spin-path-info"], "");
+
+    // The same echo app built for wasip1, behind a parameter and a wildcard.
+    let (status, body) = get(app.addr, "/users/7/files/x/y.txt").await;
+    assert_eq!(status, 200, "{body}");
+    let h = echo_lines(&body);
+    assert_eq!(h["component"], "echo-param-wild");
+    assert_eq!(h["spin-path-match-user-id"], "7");
+    assert_eq!(h["spin-path-info"], "/x/y.txt");
+    assert_eq!(h["spin-raw-component-route"], "/users/:user_id/files/...");
+    assert_eq!(h["spin-component-route"], "/users/:user_id/files");
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn clients_cannot_forge_spin_headers_and_bodies_reach_the_guest() {
+    let app = serve("routes").await;
+    let res = net::client()
+        .post(format!("http://{}/exact", app.addr))
+        .header("spin-path-info", "/forged")
+        .header("spin-component-route", "/forged")
+        .body("posted body")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), 200);
+    assert_eq!(res.headers()["x-echo-component"], "echo-exact");
+    let h = echo_lines(&res.text().await.unwrap());
+    assert_eq!(h["method"], "Method::Post");
+    assert_eq!(h["body"], "posted body");
+    assert_eq!(h["spin-path-info"], "");
+    assert_eq!(h["spin-component-route"], "/exact");
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_core_module_and_components_serve_side_by_side() {
+    let app = serve("routes").await;
+    assert_eq!(
+        get(app.addr, "/hello").await,
+        (200, "Hello from Spin!\n".into())
+    );
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_trap_is_a_500_and_the_server_keeps_serving() {
+    let app = serve("trap").await;
+    assert_eq!(get(app.addr, "/trap").await, (500, String::new()));
+    assert_eq!(get(app.addr, "/ok").await, (200, "still alive\n".into()));
+    assert_eq!(get(app.addr, "/trap").await.0, 500);
+    assert_eq!(get(app.addr, "/ok").await.0, 200);
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn guests_stuck_in_loops_do_not_starve_others() {
+    let app = serve("trap").await;
+    // Two guests spinning forever: as many as this machine has cores.
+    let looping: Vec<_> = (0..2)
+        .map(|_| {
+            let url = format!("http://{}/loop", app.addr);
+            tokio::spawn(async move {
+                let _ = reqwest::Client::builder()
+                    .no_proxy()
+                    .timeout(Duration::from_secs(5))
+                    .build()
+                    .unwrap()
+                    .get(url)
+                    .send()
+                    .await;
+            })
+        })
+        .collect();
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    for _ in 0..5 {
+        let started = std::time::Instant::now();
+        assert_eq!(get(app.addr, "/ok").await.0, 200);
+        assert!(
+            started.elapsed() < Duration::from_secs(2),
+            "took {:?}",
+            started.elapsed()
+        );
+    }
+    for l in looping {
+        l.abort();
+    }
+}

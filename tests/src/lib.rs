@@ -1,0 +1,7 @@
+//! The harness every end-to-end test shares: test apps built from source, free ports, and
+//! servers started on loopback.
+
+pub mod apps;
+pub mod bins;
+pub mod net;
+pub mod server;
