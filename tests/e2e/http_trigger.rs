@@ -254,3 +254,42 @@ async fn guests_stuck_in_loops_do_not_starve_others() {
         l.abort();
     }
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn component_files_are_served_and_nothing_outside_them() {
+    let app = serve("routes").await;
+    assert_eq!(
+        get(app.addr, "/static/small.txt").await,
+        (200, "tiny\n".into())
+    );
+    assert_eq!(
+        get(app.addr, "/static/sub/large.txt").await,
+        (200, format!("{}\n", "x".repeat(300)))
+    );
+    assert_eq!(get(app.addr, "/static/missing.txt").await.0, 404);
+    // A raw request, so no client normalises the dots away.
+    for path in [
+        "/static/../../../../etc/passwd",
+        "/static/%2e%2e/%2e%2e/etc/passwd",
+        "/static//etc/passwd",
+    ] {
+        let (status, body) = raw_get(app.addr, path).await;
+        assert_eq!(status, 404, "{path}: {body}");
+        assert!(!body.contains("root:"), "{path} leaked /etc/passwd: {body}");
+    }
+}
+
+async fn raw_get(addr: SocketAddr, path: &str) -> (u16, String) {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let mut stream = tokio::net::TcpStream::connect(addr).await.unwrap();
+    let request = format!("GET {path} HTTP/1.1\r\nHost: test\r\nConnection: close\r\n\r\n");
+    stream.write_all(request.as_bytes()).await.unwrap();
+    let mut response = String::new();
+    stream.read_to_string(&mut response).await.unwrap();
+    let status = response[9..12].parse().unwrap();
+    let body = response
+        .split_once("\r\n\r\n")
+        .map(|(_, b)| b.to_string())
+        .unwrap_or_default();
+    (status, body)
+}

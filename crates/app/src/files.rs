@@ -101,8 +101,11 @@ pub fn resolve(
                         "files destination '{destination}' must be an absolute path"
                     )));
                 }
-                relative_inside(destination.trim_start_matches('/'))
-                    .map_err(|e| err(format!("files destination '{destination}': {e}")))?;
+                let dest_rel = destination.trim_start_matches('/');
+                if !dest_rel.is_empty() {
+                    relative_inside(dest_rel)
+                        .map_err(|e| err(format!("files destination '{destination}': {e}")))?;
+                }
                 let path = root.join(&rel);
                 if !path.exists() {
                     return Err(err(format!(

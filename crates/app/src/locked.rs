@@ -117,6 +117,12 @@ impl LockedApp {
     /// Converts to the app model. Component and file sources must be `file://` URLs or inline
     /// by now (the OCI reader rewrites digests to the files it unpacked).
     pub fn into_app(self) -> Result<App> {
+        if self.spin_lock_version > 1 {
+            return Err(AppError::Unsupported(format!(
+                "spin_lock_version {}: this runtime reads versions 0 and 1",
+                self.spin_lock_version
+            )));
+        }
         if !self.must_understand.is_empty() {
             return Err(AppError::Unsupported(format!(
                 "the locked app requires features this runtime does not have: {}",
@@ -451,7 +457,8 @@ fn content_source(content: &ContentRef) -> std::result::Result<ComponentSource, 
     }
 }
 
-fn file_url(path: &std::path::Path) -> String {
+/// A `file://` URL for an absolute path, as locked apps write sources.
+pub fn file_url(path: &std::path::Path) -> String {
     let mut out = String::from("file://");
     for b in path.to_string_lossy().bytes() {
         match b {
