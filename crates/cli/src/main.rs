@@ -12,11 +12,13 @@ use clap::Parser;
 )]
 enum Cli {
     Up(commands::up::UpCommand),
+    Pack(commands::pack::PackCommand),
 }
 
 fn main() -> anyhow::Result<()> {
     env_logger::Builder::from_env(env_logger::Env::default().default_filter_or("info")).init();
     match Cli::parse() {
         Cli::Up(cmd) => cmd.run(),
+        Cli::Pack(cmd) => cmd.run(),
     }
 }

@@ -1,1 +1,2 @@
+pub mod pack;
 pub mod up;
