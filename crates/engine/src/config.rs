@@ -51,27 +51,31 @@ impl EngineConfig {
     /// Defaults, overridden by `SPIN_WASMTIME_INSTANCE_COUNT`, `SPIN_WASMTIME_MAX_MEMORY_SIZE`
     /// (bytes) and `SPIN_PRECOMPILE_CACHE_DIR` where set.
     pub fn from_env() -> Result<Self, crate::EngineError> {
+        Self::from_lookup(|name| std::env::var(name).ok())
+    }
+
+    /// Like [`EngineConfig::from_env`], with variables from `lookup` (a container's environment
+    /// is the task's, not the process's).
+    pub fn from_lookup(lookup: impl Fn(&str) -> Option<String>) -> Result<Self, crate::EngineError> {
+        let number = |name: &str| -> Result<Option<u64>, crate::EngineError> {
+            lookup(name)
+                .map(|v| {
+                    v.parse()
+                        .map_err(|_| crate::EngineError::Config(format!("{name}={v} is not a whole number")))
+                })
+                .transpose()
+        };
         let mut config = Self::default();
-        if let Some(n) = env_number("SPIN_WASMTIME_INSTANCE_COUNT")? {
+        if let Some(n) = number("SPIN_WASMTIME_INSTANCE_COUNT")? {
             config.pooling.total_component_instances = n as u32;
         }
-        if let Some(n) = env_number("SPIN_WASMTIME_MAX_MEMORY_SIZE")? {
+        if let Some(n) = number("SPIN_WASMTIME_MAX_MEMORY_SIZE")? {
             config.pooling.max_memory_size = n as usize;
         }
-        if let Ok(dir) = std::env::var("SPIN_PRECOMPILE_CACHE_DIR") {
+        if let Some(dir) = lookup("SPIN_PRECOMPILE_CACHE_DIR") {
             config.cache_dir = Some(dir.into());
         }
         Ok(config)
-    }
-}
-
-fn env_number(name: &str) -> Result<Option<u64>, crate::EngineError> {
-    match std::env::var(name) {
-        Ok(v) => v
-            .parse()
-            .map(Some)
-            .map_err(|_| crate::EngineError::Config(format!("{name}={v} is not a whole number"))),
-        Err(_) => Ok(None),
     }
 }
 

@@ -13,11 +13,15 @@ pub use server::{HttpServer, ServeOptions};
 pub const DEFAULT_LISTEN_ADDR: &str = "0.0.0.0:80";
 pub const LISTEN_ADDR_ENV: &str = "SPIN_HTTP_LISTEN_ADDR";
 
-/// The address to listen on: the explicit one, else `SPIN_HTTP_LISTEN_ADDR`, else `0.0.0.0:80`.
-pub fn listen_addr(explicit: Option<&str>) -> Result<std::net::SocketAddr, String> {
+/// The address to listen on: the explicit one, else `SPIN_HTTP_LISTEN_ADDR` as `lookup` gives
+/// it, else `0.0.0.0:80`.
+pub fn listen_addr(
+    explicit: Option<&str>,
+    lookup: impl Fn(&str) -> Option<String>,
+) -> Result<std::net::SocketAddr, String> {
     let text = explicit
         .map(str::to_string)
-        .or_else(|| std::env::var(LISTEN_ADDR_ENV).ok())
+        .or_else(|| lookup(LISTEN_ADDR_ENV))
         .unwrap_or_else(|| DEFAULT_LISTEN_ADDR.to_string());
     text.parse()
         .map_err(|e| format!("invalid listen address '{text}': {e}"))
