@@ -1,19 +1,60 @@
 #!/usr/bin/env bash
-# The main job, end to end: serve the hello app and curl it.
+# The main job, end to end: pack the hello app as a Spin OCI artifact, import it into a private
+# containerd, run it with `ctr run --runtime io.containerd.spin.v2`, curl it, stop it.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
+version=${DEMO_CONTAINERD:-2.1.9}
+bin=$PWD/.tools/containerd-$version/usr/bin
 port=${DEMO_PORT:-3000}
-log=$(mktemp)
-./target/debug/spinrt up --from tests/apps/manifests/hello --listen "127.0.0.1:$port" 2>"$log" &
-pid=$!
-trap 'kill $pid 2>/dev/null || true; wait $pid 2>/dev/null || true; rm -f "$log"' EXIT
+work=$(mktemp -d /tmp/spin-demo.XXXXXX)
+sock=$work/containerd.sock
+ctr() { "$bin/ctr" --address "$sock" "$@"; }
 
-for _ in $(seq 1 100); do
+cleanup() {
+  ctr task kill --signal SIGKILL demo >/dev/null 2>&1 || true
+  sleep 0.5
+  ctr task delete --force demo >/dev/null 2>&1 || true
+  ctr container delete demo >/dev/null 2>&1 || true
+  [[ -n ${ctd_pid:-} ]] && kill "$ctd_pid" 2>/dev/null && wait "$ctd_pid" 2>/dev/null || true
+  grep -o " $work[^ ]*" /proc/mounts | sort -r | xargs -r -n1 umount -l 2>/dev/null || true
+  rm -rf "$work"
+}
+trap cleanup EXIT
+
+echo "== pack tests/apps/manifests/hello as localhost/hello:demo"
+./target/debug/spinrt pack --from tests/apps/manifests/hello --tag localhost/hello:demo --output "$work/hello.tar"
+
+echo "== start a private containerd $version in $work"
+mkdir -p "$work/bin"
+ln -s "$PWD/target/debug/containerd-shim-spin-v2" "$work/bin/"
+config_version=3; [[ $version == 1.* ]] && config_version=2
+cat >"$work/config.toml" <<TOML
+version = $config_version
+root = "$work/root"
+state = "$work/state"
+disabled_plugins = ["io.containerd.grpc.v1.cri", "io.containerd.cri.v1.runtime", "io.containerd.cri.v1.images"]
+[grpc]
+  address = "$sock"
+TOML
+PATH="$work/bin:$bin:$PATH" "$bin/containerd" --config "$work/config.toml" >"$work/containerd.log" 2>&1 &
+ctd_pid=$!
+for _ in $(seq 1 100); do ctr version >/dev/null 2>&1 && break; sleep 0.1; done
+
+echo "== ctr images import"
+ctr images import --all-platforms "$work/hello.tar"
+echo "== ctr run --runtime io.containerd.spin.v2 localhost/hello:demo demo /"
+ctr run -d --runtime io.containerd.spin.v2 --net-host \
+  --env "SPIN_HTTP_LISTEN_ADDR=127.0.0.1:$port" localhost/hello:demo demo /
+for _ in $(seq 1 600); do
   curl -sf "http://127.0.0.1:$port/.well-known/spin/health" >/dev/null && break
-  kill -0 $pid 2>/dev/null || { cat "$log"; exit 1; }
   sleep 0.2
 done
-cat "$log"
-echo "--- curl http://127.0.0.1:$port/"
+ctr task ls
+echo "== curl http://127.0.0.1:$port/"
 curl -sS "http://127.0.0.1:$port/"
+echo "== ctr task kill demo (SIGTERM: graceful)"
+ctr task kill demo
+for _ in $(seq 1 100); do ctr task ls | grep -q "demo.*STOPPED" && break; sleep 0.1; done
+ctr task ls
+grep -E "serving Spin app|compiled in|shutting down" "$work/containerd.log" | sed -e 's/^time="[^"]*" //' || true

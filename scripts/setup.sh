@@ -3,7 +3,7 @@
 # Safe to run again: it installs only what is missing.
 set -euo pipefail
 
-APT_PACKAGES=(protobuf-compiler libseccomp-dev pkg-config curl)
+APT_PACKAGES=(protobuf-compiler libseccomp-dev pkg-config curl runc debian-archive-keyring)
 WASM_TARGETS=(wasm32-wasip1 wasm32-wasip2 wasm32-unknown-unknown)
 
 missing=()
@@ -22,4 +22,5 @@ installed_targets=$(rustup target list --installed)
 for target in "${WASM_TARGETS[@]}"; do
   grep -qx "$target" <<<"$installed_targets" || rustup target add "$target"
 done
+"$(dirname "$0")/fetch-containerd.sh"
 echo "setup: ok"

@@ -18,7 +18,11 @@ fn wasm_bytes(source: &ComponentSource) -> Vec<u8> {
 fn guest_files(app: &App, id: &str) -> Vec<(String, Vec<u8>)> {
     let mut out = Vec::new();
     for mount in &app.component(id).unwrap().files {
-        collect(&mount.source, &mount.destination.to_string_lossy(), &mut out);
+        collect(
+            &mount.source,
+            &mount.destination.to_string_lossy(),
+            &mut out,
+        );
     }
     out.sort();
     out
@@ -28,7 +32,11 @@ fn collect(host: &Path, guest: &str, out: &mut Vec<(String, Vec<u8>)>) {
     if host.is_dir() {
         for e in std::fs::read_dir(host).unwrap() {
             let e = e.unwrap();
-            let guest = format!("{}/{}", guest.trim_end_matches('/'), e.file_name().to_string_lossy());
+            let guest = format!(
+                "{}/{}",
+                guest.trim_end_matches('/'),
+                e.file_name().to_string_lossy()
+            );
             collect(&e.path(), &guest, out);
         }
     } else {
@@ -39,9 +47,20 @@ fn collect(host: &Path, guest: &str, out: &mut Vec<(String, Vec<u8>)>) {
 fn round_trip(app: &App, dir: &Path) -> App {
     let image = spinrt_oci::pack(app).unwrap();
     let tar = dir.join("image.tar");
-    layout::write_tar(&image, "localhost/routes:v1", std::fs::File::create(&tar).unwrap()).unwrap();
+    layout::write_tar(
+        &image,
+        "localhost/routes:v1",
+        std::fs::File::create(&tar).unwrap(),
+    )
+    .unwrap();
     let read = layout::read(&tar).unwrap();
-    spinrt_oci::read(&read.config_media_type, &read.config, &read.layers(), &dir.join("work")).unwrap()
+    spinrt_oci::read(
+        &read.config_media_type,
+        &read.config,
+        &read.layers(),
+        &dir.join("work"),
+    )
+    .unwrap()
 }
 
 #[test]
@@ -60,11 +79,23 @@ fn pack_then_read_gives_back_the_same_app() {
         assert_eq!(wasm_bytes(&b.source), wasm_bytes(&c.source), "{}", c.id);
         assert_eq!(b.environment, c.environment, "{}", c.id);
         assert_eq!(b.variables, c.variables, "{}", c.id);
-        assert_eq!(b.allowed_outbound_hosts, c.allowed_outbound_hosts, "{}", c.id);
-        assert_eq!(guest_files(&back, &c.id), guest_files(&original, &c.id), "{}", c.id);
+        assert_eq!(
+            b.allowed_outbound_hosts, c.allowed_outbound_hosts,
+            "{}",
+            c.id
+        );
+        assert_eq!(
+            guest_files(&back, &c.id),
+            guest_files(&original, &c.id),
+            "{}",
+            c.id
+        );
     }
     assert_eq!(
-        guest_files(&back, "fileserver").iter().map(|(p, _)| p.as_str()).collect::<Vec<_>>(),
+        guest_files(&back, "fileserver")
+            .iter()
+            .map(|(p, _)| p.as_str())
+            .collect::<Vec<_>>(),
         ["/small.txt", "/sub/large.txt"]
     );
 }
@@ -80,7 +111,10 @@ fn identical_content_is_one_layer_and_the_format_is_spins() {
     assert_eq!(count(spinrt_oci::media_types::WASM_LAYER), 4, "{types:?}");
     assert_eq!(count(spinrt_oci::media_types::DATA_LAYER), 1, "{types:?}");
     assert_eq!(types.len(), 6, "{types:?}");
-    assert_eq!(types.last(), Some(&spinrt_oci::media_types::SPIN_APPLICATION));
+    assert_eq!(
+        types.last(),
+        Some(&spinrt_oci::media_types::SPIN_APPLICATION)
+    );
     let config: serde_json::Value = serde_json::from_slice(&image.config.data).unwrap();
     assert_eq!(config["architecture"], "wasm");
     assert_eq!(config["os"], "Wasip1");
@@ -90,5 +124,8 @@ fn identical_content_is_one_layer_and_the_format_is_spins() {
         image.layers.last().unwrap().digest
     );
     let manifest: serde_json::Value = serde_json::from_slice(&image.manifest.data).unwrap();
-    assert_eq!(manifest["config"]["mediaType"], "application/vnd.oci.image.config.v1+json");
+    assert_eq!(
+        manifest["config"]["mediaType"],
+        "application/vnd.oci.image.config.v1+json"
+    );
 }

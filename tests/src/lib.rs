@@ -3,5 +3,7 @@
 
 pub mod apps;
 pub mod bins;
+pub mod containerd;
+pub mod images;
 pub mod net;
 pub mod server;

@@ -56,12 +56,15 @@ impl EngineConfig {
 
     /// Like [`EngineConfig::from_env`], with variables from `lookup` (a container's environment
     /// is the task's, not the process's).
-    pub fn from_lookup(lookup: impl Fn(&str) -> Option<String>) -> Result<Self, crate::EngineError> {
+    pub fn from_lookup(
+        lookup: impl Fn(&str) -> Option<String>,
+    ) -> Result<Self, crate::EngineError> {
         let number = |name: &str| -> Result<Option<u64>, crate::EngineError> {
             lookup(name)
                 .map(|v| {
-                    v.parse()
-                        .map_err(|_| crate::EngineError::Config(format!("{name}={v} is not a whole number")))
+                    v.parse().map_err(|_| {
+                        crate::EngineError::Config(format!("{name}={v} is not a whole number"))
+                    })
                 })
                 .transpose()
         };

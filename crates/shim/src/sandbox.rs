@@ -65,10 +65,14 @@ async fn serve(ctx: &impl RuntimeContext) -> Result<()> {
         cache_dir: None,
         ..EngineConfig::from_lookup(|k| env.get(k))?
     };
-    let addr = spinrt_trigger_http::listen_addr(None, |k| env.get(k)).map_err(anyhow::Error::msg)?;
+    let addr =
+        spinrt_trigger_http::listen_addr(None, |k| env.get(k)).map_err(anyhow::Error::msg)?;
     let grace = env
         .get(GRACE_ENV)
-        .map(|s| s.parse().with_context(|| format!("{GRACE_ENV}={s} is not a number of seconds")))
+        .map(|s| {
+            s.parse()
+                .with_context(|| format!("{GRACE_ENV}={s} is not a number of seconds"))
+        })
         .transpose()?
         .unwrap_or(30);
 
@@ -109,7 +113,11 @@ fn app_from_layers(layers: &[WasmLayer], dir: &Path) -> Result<App> {
 
 /// `spin.toml` in the directory the command names, or the file itself.
 fn manifest_in(path: &Path) -> PathBuf {
-    let path = if path.as_os_str().is_empty() { Path::new("/") } else { path };
+    let path = if path.as_os_str().is_empty() {
+        Path::new("/")
+    } else {
+        path
+    };
     if path.is_dir() {
         path.join(spinrt_app::manifest::MANIFEST_FILE)
     } else {

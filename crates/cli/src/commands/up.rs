@@ -47,7 +47,8 @@ impl UpCommand {
             config.cache_dir = None;
         }
         let addr =
-            spinrt_trigger_http::listen_addr(self.listen.as_deref(), |k| std::env::var(k).ok()).map_err(anyhow::Error::msg)?;
+            spinrt_trigger_http::listen_addr(self.listen.as_deref(), |k| std::env::var(k).ok())
+                .map_err(anyhow::Error::msg)?;
 
         let runtime = tokio::runtime::Builder::new_multi_thread()
             .enable_all()

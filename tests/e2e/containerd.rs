@@ -1,0 +1,259 @@
+//! The shim under a real containerd (1.7 and 2.1): images imported with `ctr images import`,
+//! tasks started with `ctr run --runtime io.containerd.spin.v2`, answers over loopback.
+//!
+//! These tests start containerd and tasks, so they need root (CI runs as root).
+
+use std::net::SocketAddr;
+use std::time::Duration;
+
+use spinrt_tests::containerd::{Containerd, Version, unique_id};
+use spinrt_tests::{apps, images, net, server::echo_lines};
+
+const RUNTIME: &str = "io.containerd.spin.v2";
+/// Debug builds compile components slowly; a task may take this long to listen.
+const START_TIMEOUT: Duration = Duration::from_secs(120);
+
+fn get(addr: SocketAddr, path: &str) -> (u16, String) {
+    let rt = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .unwrap();
+    rt.block_on(async {
+        let res = net::client()
+            .get(format!("http://{addr}{path}"))
+            .send()
+            .await
+            .unwrap();
+        (res.status().as_u16(), res.text().await.unwrap())
+    })
+}
+
+/// `ctr run -d` on the host network, listening on a free loopback port.
+fn run_detached(ctd: &Containerd, image: &str, id: &str, extra: &[&str]) -> SocketAddr {
+    let port = net::free_port();
+    let listen = format!("SPIN_HTTP_LISTEN_ADDR=127.0.0.1:{port}");
+    let mut args = vec![
+        "run",
+        "-d",
+        "--runtime",
+        RUNTIME,
+        "--net-host",
+        "--env",
+        &listen,
+    ];
+    args.extend_from_slice(extra);
+    args.extend_from_slice(&[image, id, "/"]);
+    ctd.ctr_ok(&args);
+    let addr: SocketAddr = format!("127.0.0.1:{port}").parse().unwrap();
+    assert!(
+        net::wait_for_listener(addr, START_TIMEOUT),
+        "task {id} never listened on {addr}\n--- containerd log ---\n{}",
+        ctd.log()
+    );
+    addr
+}
+
+/// SIGTERM, then delete: returns what `ctr task delete` said (it warns on a non-zero exit).
+fn stop(ctd: &Containerd, id: &str) -> String {
+    ctd.ctr_ok(&["task", "kill", id]);
+    assert!(
+        ctd.wait_for_status(id, "STOPPED", Duration::from_secs(40)),
+        "task {id} did not stop on SIGTERM\n{}",
+        ctd.log()
+    );
+    let out = ctd.ctr(&["task", "delete", id]);
+    ctd.ctr_ok(&["container", "delete", id]);
+    format!(
+        "{}{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    )
+}
+
+fn spin_artifact_is_served(version: Version) {
+    apps::ensure_built();
+    let dir = tempfile::tempdir().unwrap();
+    let ctd = Containerd::start(version);
+    let tar = images::spin_artifact("routes", "localhost/routes:v1", dir.path());
+    ctd.ctr_ok(&["images", "import", "--all-platforms", tar.to_str().unwrap()]);
+
+    let id = unique_id("routes");
+    let addr = run_detached(&ctd, "localhost/routes:v1", &id, &[]);
+    assert!(
+        ctd.tasks()
+            .iter()
+            .any(|(t, _, s)| *t == id && s == "RUNNING")
+    );
+
+    assert_eq!(get(addr, "/hello"), (200, "Hello from Spin!\n".into()));
+    let (status, body) = get(addr, "/users/42/files/a/b");
+    assert_eq!(status, 200, "{body}");
+    let h = echo_lines(&body);
+    assert_eq!(h["component"], "echo-param-wild");
+    assert_eq!(h["spin-path-match-user-id"], "42");
+    assert_eq!(h["spin-path-info"], "/a/b");
+    assert_eq!(
+        h["spin-full-url"],
+        format!("http://{addr}/users/42/files/a/b")
+    );
+    assert_eq!(
+        get(addr, "/static/sub/large.txt"),
+        (200, format!("{}\n", "x".repeat(300)))
+    );
+    assert_eq!(get(addr, "/static/small.txt"), (200, "tiny\n".into()));
+    assert_eq!(get(addr, "/nope").0, 404);
+    assert_eq!(get(addr, "/.well-known/spin/health"), (200, "OK".into()));
+
+    let deleted = stop(&ctd, &id);
+    assert!(
+        !deleted.contains("non-zero exit"),
+        "SIGTERM did not exit 0: {deleted}"
+    );
+    assert!(ctd.tasks().is_empty());
+    assert!(
+        ctd.shim_processes().is_empty(),
+        "shim processes left: {:?}",
+        ctd.shim_processes()
+    );
+    assert!(ctd.mounts().is_empty(), "mounts left: {:?}", ctd.mounts());
+}
+
+#[test]
+fn spin_artifact_is_served_by_containerd_1_7() {
+    spin_artifact_is_served(Version::V1_7);
+}
+
+#[test]
+fn spin_artifact_is_served_by_containerd_2_1() {
+    spin_artifact_is_served(Version::V2_1);
+}
+
+#[test]
+fn plain_image_with_spin_toml_in_its_rootfs_is_served() {
+    let dir = tempfile::tempdir().unwrap();
+    let ctd = Containerd::start(Version::V2_1);
+    let manifest = "spin_manifest_version = 2\n[application]\nname = \"plain\"\n\
+                    [[trigger.http]]\nroute = \"/...\"\ncomponent = \"hello\"\n\
+                    [component.hello]\nsource = \"hello.wasm\"\n";
+    let files = [
+        ("spin.toml", manifest.as_bytes().to_vec()),
+        (
+            "hello.wasm",
+            std::fs::read(apps::wasm("wasm32-wasip2", "hello")).unwrap(),
+        ),
+    ];
+    let tar = images::plain_image(&files, "localhost/plain:v1", dir.path());
+    ctd.ctr_ok(&["images", "import", tar.to_str().unwrap()]);
+    let id = unique_id("plain");
+    let addr = run_detached(&ctd, "localhost/plain:v1", &id, &[]);
+    assert_eq!(get(addr, "/x"), (200, "Hello from Spin!\n".into()));
+    let deleted = stop(&ctd, &id);
+    assert!(!deleted.contains("non-zero exit"), "{deleted}");
+}
+
+#[test]
+fn app_output_reaches_ctr_stdio() {
+    let dir = tempfile::tempdir().unwrap();
+    let ctd = Containerd::start(Version::V1_7);
+    let tar = images::spin_artifact("trap", "localhost/trap:v1", dir.path());
+    ctd.ctr_ok(&["images", "import", "--all-platforms", tar.to_str().unwrap()]);
+    // Attached, as a person runs it: the task's stdio is ctr's.
+    let port = net::free_port();
+    let id = unique_id("trap");
+    let listen = format!("SPIN_HTTP_LISTEN_ADDR=127.0.0.1:{port}");
+    let output = dir.path().join("ctr.out");
+    let mut ctr = ctd
+        .ctr_command(&[
+            "run",
+            "--rm",
+            "--runtime",
+            RUNTIME,
+            "--net-host",
+            "--env",
+            &listen,
+            "localhost/trap:v1",
+            &id,
+            "/",
+        ])
+        .stdout(std::fs::File::create(&output).unwrap())
+        .stderr(std::fs::File::create(dir.path().join("ctr.err")).unwrap())
+        .spawn()
+        .unwrap();
+    let addr: SocketAddr = format!("127.0.0.1:{port}").parse().unwrap();
+    assert!(net::wait_for_listener(addr, START_TIMEOUT), "{}", ctd.log());
+    assert_eq!(get(addr, "/trap").0, 500);
+    assert_eq!(get(addr, "/ok"), (200, "still alive\n".into()));
+    ctd.ctr_ok(&["task", "kill", &id]);
+    let status = ctr.wait().unwrap();
+    assert!(status.success(), "ctr run exited with {status}");
+    let err = std::fs::read_to_string(dir.path().join("ctr.err")).unwrap();
+    let out = std::fs::read_to_string(&output).unwrap();
+    assert!(
+        format!("{out}{err}").contains("this component traps on purpose"),
+        "ctr stdout:\n{out}\nctr stderr:\n{err}"
+    );
+}
+
+#[test]
+fn bad_images_fail_with_the_reason_and_containerd_stays_healthy() {
+    let dir = tempfile::tempdir().unwrap();
+    let ctd = Containerd::start(Version::V2_1);
+    type Edit = Box<dyn FnOnce(&mut serde_json::Value)>;
+    // (case, how the locked app is broken, what the error must say)
+    let cases: Vec<(&str, Edit, &str)> = vec![
+        (
+            "missing-component",
+            Box::new(|l| l["triggers"][0]["trigger_config"]["component"] = "ghost".into()),
+            "ghost",
+        ),
+        (
+            "broken-locked-app",
+            Box::new(|l| *l = serde_json::json!({"spin_lock_version": 1, "triggers": "nope"})),
+            "invalid locked app",
+        ),
+        (
+            "missing-wasm-layer",
+            Box::new(|l| {
+                l["components"][0]["source"]["digest"] = format!("sha256:{}", "0".repeat(64)).into()
+            }),
+            "is missing from the image",
+        ),
+    ];
+    for (name, edit, reason) in cases {
+        let reference = format!("localhost/{name}:v1");
+        let tar = images::spin_artifact_with_locked_app("hello", &reference, dir.path(), edit);
+        ctd.ctr_ok(&["images", "import", "--all-platforms", tar.to_str().unwrap()]);
+        let id = unique_id(name);
+        let out = ctd.ctr(&[
+            "run",
+            "--rm",
+            "--runtime",
+            RUNTIME,
+            "--net-host",
+            &reference,
+            &id,
+            "/",
+        ]);
+        let output = format!(
+            "{}{}",
+            String::from_utf8_lossy(&out.stdout),
+            String::from_utf8_lossy(&out.stderr)
+        );
+        assert!(!out.status.success(), "{name}: ctr run succeeded: {output}");
+        assert!(
+            output.contains(reason),
+            "{name}: output does not say {reason:?}:\n{output}"
+        );
+        assert!(
+            ctd.ctr(&["version"]).status.success(),
+            "containerd unhealthy after {name}"
+        );
+    }
+    // And after all that, a good task still runs.
+    let tar = images::spin_artifact("hello", "localhost/hello:v1", dir.path());
+    ctd.ctr_ok(&["images", "import", "--all-platforms", tar.to_str().unwrap()]);
+    let id = unique_id("good");
+    let addr = run_detached(&ctd, "localhost/hello:v1", &id, &[]);
+    assert_eq!(get(addr, "/"), (200, "Hello from Spin!\n".into()));
+    stop(&ctd, &id);
+}

@@ -1,0 +1,260 @@
+//! A private containerd for tests: its own root, state dir and socket under a temp dir, our
+//! freshly built shim first on its PATH, torn down (tasks, mounts, processes) on drop, also
+//! after a failed test. Nothing is installed here: `make test` fetched the packages.
+
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Output, Stdio};
+use std::time::{Duration, Instant};
+
+/// The containerd releases we test against (the packages `scripts/fetch-containerd.sh` unpacks).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Version {
+    /// containerd 1.7 (config version 2).
+    V1_7,
+    /// containerd 2.1 (config version 3).
+    V2_1,
+}
+
+impl Version {
+    pub const ALL: [Version; 2] = [Version::V1_7, Version::V2_1];
+
+    fn bin_dir(self) -> PathBuf {
+        let name = match self {
+            Version::V1_7 => "containerd-1.7.24",
+            Version::V2_1 => "containerd-2.1.9",
+        };
+        Path::new(env!("CARGO_MANIFEST_DIR"))
+            .join("../.tools")
+            .join(name)
+            .join("usr/bin")
+    }
+}
+
+/// A container id no other test (nor another containerd on this machine) uses: runwasi keeps
+/// container state in a machine-wide directory keyed by namespace and id.
+pub fn unique_id(name: &str) -> String {
+    use std::sync::atomic::{AtomicU32, Ordering};
+    static NEXT: AtomicU32 = AtomicU32::new(0);
+    format!(
+        "{name}-{}-{}",
+        std::process::id(),
+        NEXT.fetch_add(1, Ordering::Relaxed)
+    )
+}
+
+pub struct Containerd {
+    version: Version,
+    dir: tempfile::TempDir,
+    child: Child,
+}
+
+impl Containerd {
+    /// Starts a private containerd and waits until it answers.
+    pub fn start(version: Version) -> Self {
+        let bin_dir = version.bin_dir();
+        assert!(
+            bin_dir.join("containerd").is_file(),
+            "{} is missing: run scripts/fetch-containerd.sh (make test does)",
+            bin_dir.display()
+        );
+        // Short path: the socket path must fit in sockaddr_un.
+        let dir = tempfile::Builder::new()
+            .prefix("ctd")
+            .tempdir_in("/tmp")
+            .unwrap();
+        let root = dir.path();
+        let shim_dir = root.join("bin");
+        std::fs::create_dir_all(&shim_dir).unwrap();
+        let shim = crate::bins::bin("containerd-shim-spin-v2");
+        std::os::unix::fs::symlink(&shim, shim_dir.join("containerd-shim-spin-v2")).unwrap();
+        let config = match version {
+            Version::V1_7 => format!(
+                "version = 2\nroot = \"{r}/root\"\nstate = \"{r}/state\"\n\
+                 disabled_plugins = [\"io.containerd.grpc.v1.cri\"]\n\
+                 [grpc]\n  address = \"{r}/containerd.sock\"\n",
+                r = root.display()
+            ),
+            Version::V2_1 => format!(
+                "version = 3\nroot = \"{r}/root\"\nstate = \"{r}/state\"\n\
+                 disabled_plugins = [\"io.containerd.cri.v1.runtime\", \"io.containerd.cri.v1.images\", \"io.containerd.grpc.v1.cri\"]\n\
+                 [grpc]\n  address = \"{r}/containerd.sock\"\n",
+                r = root.display()
+            ),
+        };
+        std::fs::write(root.join("config.toml"), config).unwrap();
+        let path = format!(
+            "{}:{}:{}",
+            shim_dir.display(),
+            bin_dir.display(),
+            std::env::var("PATH").unwrap_or_default()
+        );
+        let log = std::fs::File::create(root.join("containerd.log")).unwrap();
+        let child = Command::new(bin_dir.join("containerd"))
+            .arg("--config")
+            .arg(root.join("config.toml"))
+            .env("PATH", path)
+            .stdout(log.try_clone().unwrap())
+            .stderr(log)
+            .spawn()
+            .expect("starting containerd");
+        let containerd = Self {
+            version,
+            dir,
+            child,
+        };
+        let start = Instant::now();
+        while !containerd.ctr(&["version"]).status.success() {
+            assert!(
+                start.elapsed() < Duration::from_secs(30),
+                "containerd did not come up:\n{}",
+                containerd.log()
+            );
+            std::thread::sleep(Duration::from_millis(100));
+        }
+        containerd
+    }
+
+    pub fn version(&self) -> Version {
+        self.version
+    }
+
+    pub fn socket(&self) -> PathBuf {
+        self.dir.path().join("containerd.sock")
+    }
+
+    pub fn dir(&self) -> &Path {
+        self.dir.path()
+    }
+
+    /// containerd's own log (where the shim logs too).
+    pub fn log(&self) -> String {
+        std::fs::read_to_string(self.dir.path().join("containerd.log")).unwrap_or_default()
+    }
+
+    /// A `ctr` command against this containerd, to spawn.
+    pub fn ctr_command(&self, args: &[&str]) -> Command {
+        let mut cmd = Command::new(self.version.bin_dir().join("ctr"));
+        cmd.arg("--address")
+            .arg(self.socket())
+            .args(args)
+            .stdin(Stdio::null());
+        cmd
+    }
+
+    /// Runs `ctr` against this containerd.
+    pub fn ctr(&self, args: &[&str]) -> Output {
+        self.ctr_command(args).output().expect("running ctr")
+    }
+
+    /// Runs `ctr` and panics with its output unless it succeeds; returns stdout.
+    pub fn ctr_ok(&self, args: &[&str]) -> String {
+        let out = self.ctr(args);
+        assert!(
+            out.status.success(),
+            "ctr {args:?} failed: {}{}\n--- containerd log ---\n{}",
+            String::from_utf8_lossy(&out.stdout),
+            String::from_utf8_lossy(&out.stderr),
+            self.log()
+        );
+        String::from_utf8_lossy(&out.stdout).into_owned()
+    }
+
+    /// `(id, pid, status)` of every task.
+    pub fn tasks(&self) -> Vec<(String, String, String)> {
+        self.ctr_ok(&["task", "ls"])
+            .lines()
+            .skip(1)
+            .filter_map(|l| {
+                let mut f = l.split_whitespace();
+                Some((f.next()?.into(), f.next()?.into(), f.next()?.into()))
+            })
+            .collect()
+    }
+
+    /// Waits until a task reports `status`, at most `timeout`.
+    pub fn wait_for_status(&self, id: &str, status: &str, timeout: Duration) -> bool {
+        let start = Instant::now();
+        while start.elapsed() < timeout {
+            if self.tasks().iter().any(|(t, _, s)| t == id && s == status) {
+                return true;
+            }
+            std::thread::sleep(Duration::from_millis(100));
+        }
+        false
+    }
+
+    /// Shim processes started by this containerd that are still alive.
+    pub fn shim_processes(&self) -> Vec<u32> {
+        let marker = self.dir.path().to_string_lossy().to_string();
+        let mut pids = Vec::new();
+        for entry in std::fs::read_dir("/proc").unwrap().flatten() {
+            let Ok(pid) = entry.file_name().to_string_lossy().parse::<u32>() else {
+                continue;
+            };
+            let cmdline = std::fs::read(format!("/proc/{pid}/cmdline")).unwrap_or_default();
+            let cmdline = String::from_utf8_lossy(&cmdline).replace('\0', " ");
+            if cmdline.contains("containerd-shim-spin-v2") && cmdline.contains(&marker) {
+                pids.push(pid);
+            }
+        }
+        pids
+    }
+
+    /// Mounts below this containerd's directory.
+    pub fn mounts(&self) -> Vec<String> {
+        let marker = self.dir.path().to_string_lossy().to_string();
+        std::fs::read_to_string("/proc/self/mounts")
+            .unwrap_or_default()
+            .lines()
+            .filter_map(|l| l.split_whitespace().nth(1))
+            .filter(|m| m.starts_with(&marker))
+            .map(str::to_string)
+            .collect()
+    }
+}
+
+impl Drop for Containerd {
+    fn drop(&mut self) {
+        for (id, _, _) in self.tasks_quiet() {
+            let _ = self.ctr(&["task", "kill", "--signal", "SIGKILL", &id]);
+            let _ = self.ctr(&["task", "delete", "--force", &id]);
+            let _ = self.ctr(&["container", "delete", &id]);
+        }
+        unsafe_signal(self.child.id(), "TERM");
+        let start = Instant::now();
+        while start.elapsed() < Duration::from_secs(10) {
+            if let Ok(Some(_)) = self.child.try_wait() {
+                break;
+            }
+            std::thread::sleep(Duration::from_millis(50));
+        }
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+        for pid in self.shim_processes() {
+            unsafe_signal(pid, "KILL");
+        }
+        let mut mounts = self.mounts();
+        mounts.sort_by_key(|m| std::cmp::Reverse(m.len()));
+        for m in mounts {
+            let _ = Command::new("umount").args(["-l", &m]).status();
+        }
+    }
+}
+
+impl Containerd {
+    fn tasks_quiet(&self) -> Vec<(String, String, String)> {
+        let out = self.ctr(&["task", "ls", "-q"]);
+        String::from_utf8_lossy(&out.stdout)
+            .lines()
+            .map(|l| (l.trim().to_string(), String::new(), String::new()))
+            .filter(|(id, _, _)| !id.is_empty())
+            .collect()
+    }
+}
+
+fn unsafe_signal(pid: u32, signal: &str) {
+    let _ = Command::new("kill")
+        .args([&format!("-{signal}"), &pid.to_string()])
+        .stderr(Stdio::null())
+        .status();
+}
