@@ -257,3 +257,30 @@ fn bad_images_fail_with_the_reason_and_containerd_stays_healthy() {
     assert_eq!(get(addr, "/"), (200, "Hello from Spin!\n".into()));
     stop(&ctd, &id);
 }
+
+#[test]
+fn twenty_tasks_of_one_image_compile_it_once() {
+    let dir = tempfile::tempdir().unwrap();
+    let ctd = Containerd::start(Version::V2_1);
+    let tar = images::spin_artifact("hello", "localhost/hello:v1", dir.path());
+    ctd.ctr_ok(&["images", "import", "--all-platforms", tar.to_str().unwrap()]);
+    for i in 0..20 {
+        let id = unique_id("twenty");
+        let addr = run_detached(&ctd, "localhost/hello:v1", &id, &[]);
+        assert_eq!(
+            get(addr, "/"),
+            (200, "Hello from Spin!\n".into()),
+            "task {i}"
+        );
+        stop(&ctd, &id);
+    }
+    let log = ctd.log();
+    let count = |what: &str| log.lines().filter(|l| l.contains(what)).count();
+    assert_eq!(
+        count("precompiled in"),
+        1,
+        "compiled more than once:\n{log}"
+    );
+    assert_eq!(count("compiled in"), 1, "a task compiled by itself:\n{log}");
+    assert_eq!(count("loaded precompiled machine code"), 20, "{log}");
+}

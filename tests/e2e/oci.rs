@@ -9,7 +9,7 @@ use spinrt_tests::apps;
 
 fn wasm_bytes(source: &ComponentSource) -> Vec<u8> {
     match source {
-        ComponentSource::File(p) => std::fs::read(p).unwrap(),
+        ComponentSource::File(p) | ComponentSource::Precompiled(p) => std::fs::read(p).unwrap(),
         ComponentSource::Inline(b) => b.clone(),
     }
 }

@@ -397,7 +397,7 @@ impl LockedComponent {
             metadata.insert((*key).into(), json!(list));
         }
         let content = match &c.source {
-            ComponentSource::File(p) => ContentRef {
+            ComponentSource::File(p) | ComponentSource::Precompiled(p) => ContentRef {
                 source: Some(file_url(p)),
                 inline: None,
                 digest,

@@ -59,6 +59,10 @@ pub enum ComponentSource {
     File(PathBuf),
     /// Bytes carried in the app itself (a locked app's `inline` content).
     Inline(Vec<u8>),
+    /// Machine code this runtime's engine compiled earlier (kept in containerd's content store).
+    /// Loading it runs it as native code, so only the shim creates this, for content it
+    /// compiled itself; no manifest or locked app can produce it.
+    Precompiled(PathBuf),
 }
 
 /// One file or directory placed into the guest's filesystem, read-only.

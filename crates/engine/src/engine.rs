@@ -75,6 +75,17 @@ impl Engine {
         &self.inner.wasmtime
     }
 
+    /// Equal for engines whose compiled code is interchangeable: keys any cache of it.
+    pub fn compatibility_key(&self) -> u64 {
+        use std::hash::{Hash, Hasher};
+        let mut hasher = std::collections::hash_map::DefaultHasher::new();
+        self.inner
+            .wasmtime
+            .precompile_compatibility_hash()
+            .hash(&mut hasher);
+        hasher.finish()
+    }
+
     /// The largest linear memory one instance may have.
     pub fn max_memory_size(&self) -> usize {
         self.inner.max_memory_size
@@ -106,6 +117,45 @@ impl Engine {
             .expect("not poisoned")
             .insert(key, component.clone());
         Ok((component, outcome))
+    }
+
+    /// Compiles Wasm (componentizing a core module) into this engine's serialized machine code,
+    /// for a cache outside the engine (containerd's content store).
+    pub fn precompile(&self, id: &str, bytes: &[u8]) -> Result<Vec<u8>, EngineError> {
+        let start = Instant::now();
+        let wasm = componentize::componentize(bytes).map_err(|e| EngineError::component(id, e))?;
+        let compiled = self
+            .inner
+            .wasmtime
+            .precompile_component(&wasm)
+            .map_err(|e| EngineError::component(id, format!("invalid component: {e:#}")))?;
+        self.inner.compiled.fetch_add(1, Ordering::Relaxed);
+        log::info!(
+            "component '{id}': precompiled in {} ms",
+            start.elapsed().as_millis()
+        );
+        Ok(compiled)
+    }
+
+    /// Loads what [`Engine::precompile`] produced.
+    ///
+    /// The caller vouches that `bytes` came from `precompile` of an engine with the same
+    /// compatibility hash (wasmtime checks the hash, not the code): never pass user content.
+    pub fn load_precompiled(&self, id: &str, bytes: &[u8]) -> Result<Component, EngineError> {
+        if wasmtime::Engine::detect_precompiled(bytes) != Some(wasmtime::Precompiled::Component) {
+            return Err(EngineError::component(
+                id,
+                "precompiled content is not a compiled component",
+            ));
+        }
+        // SAFETY: per this function's contract, the bytes are our own engine's output.
+        let component =
+            unsafe { Component::deserialize(&self.inner.wasmtime, bytes) }.map_err(|e| {
+                EngineError::component(id, format!("cannot load precompiled component: {e:#}"))
+            })?;
+        self.inner.cache_hits.fetch_add(1, Ordering::Relaxed);
+        log::info!("component '{id}': loaded precompiled machine code");
+        Ok(component)
     }
 
     fn load_uncached(

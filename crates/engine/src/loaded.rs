@@ -41,16 +41,22 @@ impl LoadedApp {
         let files_dir = state_dir.as_ref().map(|d| d.join("files"));
         let mut components = HashMap::new();
         for c in &app.components {
-            let bytes = match &c.source {
-                ComponentSource::File(path) => std::fs::read(path).map_err(|e| {
+            let read = |path: &std::path::Path| {
+                std::fs::read(path).map_err(|e| {
                     EngineError::component(
                         &c.id,
                         format!("cannot read source {}: {e}", path.display()),
                     )
-                })?,
-                ComponentSource::Inline(bytes) => bytes.clone(),
+                })
             };
-            let (component, outcome) = engine.load_component(&c.id, &bytes)?;
+            let (component, outcome) = match &c.source {
+                ComponentSource::File(path) => engine.load_component(&c.id, &read(path)?)?,
+                ComponentSource::Inline(bytes) => engine.load_component(&c.id, bytes)?,
+                ComponentSource::Precompiled(path) => (
+                    engine.load_precompiled(&c.id, &read(path)?)?,
+                    LoadOutcome::Cached,
+                ),
+            };
             let pre = linker
                 .instantiate_pre(&component)
                 .map_err(|e| EngineError::component(&c.id, format!("cannot be linked: {e:#}")))?;

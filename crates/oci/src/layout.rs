@@ -65,6 +65,7 @@ impl LayoutImage {
                 media_type,
                 digest,
                 bytes,
+                precompiled: false,
             })
             .collect()
     }

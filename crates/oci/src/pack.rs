@@ -61,6 +61,12 @@ pub fn pack(app: &App) -> Result<Image, OciError> {
         let wasm = match &component.source {
             ComponentSource::File(path) => std::fs::read(path).map_err(OciError::io(path))?,
             ComponentSource::Inline(bytes) => bytes.clone(),
+            ComponentSource::Precompiled(_) => {
+                return Err(OciError::Invalid(format!(
+                    "component '{}' is precompiled machine code, which cannot be packed",
+                    component.id
+                )));
+            }
         };
         let digest = add_layer(Blob::new(WASM_LAYER, wasm), &mut layers);
         lc.source.content = ContentRef {

@@ -3,8 +3,8 @@ use std::collections::HashMap;
 use std::io::Read;
 use std::path::{Path, PathBuf};
 
-use spinrt_app::App;
 use spinrt_app::locked::{ContentPath, ContentRef, LockedApp, file_url};
+use spinrt_app::{App, ComponentSource};
 
 use crate::media_types::*;
 use crate::{OciError, verify_digest};
@@ -15,6 +15,15 @@ pub struct Layer<'a> {
     pub media_type: &'a str,
     pub digest: &'a str,
     pub bytes: &'a [u8],
+    /// For Wasm layers: `bytes` are our engine's machine code for the layer with `digest`
+    /// (containerd's content store kept it for us), not the layer itself.
+    pub precompiled: bool,
+}
+
+impl Layer<'_> {
+    fn is_precompiled_wasm(&self) -> bool {
+        self.precompiled && matches!(self.media_type, WASM_LAYER | WASM_LAYER_WKG)
+    }
 }
 
 /// Reads a Spin app from an image: its config and layers. Content is written below
@@ -68,6 +77,8 @@ fn unpack(locked_json: &[u8], layers: &[Layer<'_>], work_dir: &Path) -> Result<A
     let content = content_by_digest(layers)?;
     let mut locked = LockedApp::from_json(locked_json)?;
     let wasm_dir = work_dir.join("wasm");
+    // Components whose Wasm arrives as machine code, and where it was written.
+    let mut precompiled: HashMap<String, PathBuf> = HashMap::new();
     let files_root = work_dir.join("files");
     for component in &mut locked.components {
         let id = component.id.clone();
@@ -87,13 +98,26 @@ fn unpack(locked_json: &[u8], layers: &[Layer<'_>], work_dir: &Path) -> Result<A
                     "component '{id}' has neither inline content nor a digest"
                 ))
             })?;
-            let bytes = content.get(&digest).ok_or(OciError::MissingLayer {
-                digest: digest.clone(),
-            })?;
-            let path = wasm_dir.join(format!("{}.wasm", digest.trim_start_matches("sha256:")));
-            if !path.exists() {
-                write_file(&path, bytes)?;
-            }
+            let hex = digest.trim_start_matches("sha256:");
+            let compiled = layers
+                .iter()
+                .find(|l| l.digest == digest && l.is_precompiled_wasm());
+            let path = match compiled {
+                Some(layer) => {
+                    let path = wasm_dir.join(format!("{hex}.cwasm"));
+                    write_once(&path, layer.bytes)?;
+                    precompiled.insert(id.clone(), path.clone());
+                    path
+                }
+                None => {
+                    let bytes = content.get(&digest).ok_or(OciError::MissingLayer {
+                        digest: digest.clone(),
+                    })?;
+                    let path = wasm_dir.join(format!("{hex}.wasm"));
+                    write_once(&path, bytes)?;
+                    path
+                }
+            };
             source.source = Some(file_url(&path));
         }
         if component.files.is_empty() {
@@ -136,13 +160,30 @@ fn unpack(locked_json: &[u8], layers: &[Layer<'_>], work_dir: &Path) -> Result<A
             path: PathBuf::from("/"),
         }];
     }
-    Ok(locked.into_app()?)
+    let mut app = locked.into_app()?;
+    for component in &mut app.components {
+        if let Some(path) = precompiled.remove(&component.id) {
+            component.source = ComponentSource::Precompiled(path);
+        }
+    }
+    Ok(app)
+}
+
+/// Content-addressed files: one written already holds the same bytes.
+fn write_once(path: &Path, bytes: &[u8]) -> Result<(), OciError> {
+    if path.exists() {
+        return Ok(());
+    }
+    write_file(path, bytes)
 }
 
 /// Every Wasm and file content in the layers (archive layers opened), by digest, verified.
 fn content_by_digest<'a>(layers: &[Layer<'a>]) -> Result<HashMap<String, Cow<'a, [u8]>>, OciError> {
     let mut content = HashMap::new();
     for layer in layers {
+        if layer.is_precompiled_wasm() {
+            continue;
+        }
         verify_digest(
             &format!("layer {}", layer.digest),
             layer.digest,

@@ -5,10 +5,11 @@
 //! its own namespaces and cgroup. Inside the task we load the Spin app from the image and serve
 //! its HTTP trigger with our engine; see [`sandbox`].
 
+mod compiler;
 mod sandbox;
 mod task_env;
 
-use containerd_shim_wasm::shim::{Cli, Config, Shim, Version, version};
+use containerd_shim_wasm::shim::{Cli, Compiler, Config, Shim, Version, version};
 
 struct SpinShim;
 
@@ -22,6 +23,12 @@ impl Shim for SpinShim {
     }
 
     type Sandbox = sandbox::SpinSandbox;
+
+    /// Compiles each image's Wasm once; runwasi keeps the result in containerd's content
+    /// store, so later tasks of the same image start from machine code.
+    async fn compiler() -> Option<impl Compiler> {
+        compiler::SpinCompiler::new()
+    }
 
     /// The layers containerd hands us: everything a Spin artifact holds.
     fn supported_layers_types() -> &'static [&'static str] {

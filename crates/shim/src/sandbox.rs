@@ -106,6 +106,7 @@ fn app_from_layers(layers: &[WasmLayer], dir: &Path) -> Result<App> {
             media_type: l.config.media_type().as_ref(),
             digest: l.config.digest().as_ref(),
             bytes: &l.layer,
+            precompiled: l.precompiled,
         })
         .collect();
     Ok(spinrt_oci::read_layers(&layers, dir)?)
