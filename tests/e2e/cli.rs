@@ -34,8 +34,8 @@ fn up(app: &str, cache: &std::path::Path, port: u16, log: &std::path::Path) -> U
 fn up_serves_and_the_second_start_uses_the_precompile_cache() {
     let dir = tempfile::tempdir().unwrap();
     let cache = dir.path().join("cache");
-    // routes uses three distinct Wasm files for five components.
-    for (run, compiled, cached) in [(1, 3, 0), (2, 0, 3)] {
+    // routes uses four distinct Wasm files for six components.
+    for (run, compiled, cached) in [(1, 4, 0), (2, 0, 4)] {
         let port = net::free_port();
         let log = dir.path().join(format!("run{run}.log"));
         let mut up = up("routes", &cache, port, &log);
