@@ -57,4 +57,4 @@ echo "== ctr task kill demo (SIGTERM: graceful)"
 ctr task kill demo
 for _ in $(seq 1 100); do ctr task ls | grep -q "demo.*STOPPED" && break; sleep 0.1; done
 ctr task ls
-grep -E "serving Spin app|compiled in|shutting down" "$work/containerd.log" | sed -e 's/^time="[^"]*" //' || true
+grep -E "serving app|compiled in|precompiled|shutting down" "$work/containerd.log" | sed -e 's/^time="[^"]*" //' || true

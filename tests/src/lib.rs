@@ -6,4 +6,5 @@ pub mod bins;
 pub mod containerd;
 pub mod images;
 pub mod net;
+pub mod netns;
 pub mod server;

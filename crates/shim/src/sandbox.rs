@@ -9,7 +9,7 @@ use containerd_shim_wasm::sandbox::Sandbox;
 use containerd_shim_wasm::sandbox::context::{RuntimeContext, Source, WasmLayer};
 use spinrt_app::App;
 use spinrt_engine::{Engine, EngineConfig, LoadedApp};
-use spinrt_trigger_http::{HttpServer, ServeOptions};
+use spinrt_trigger_http::{HttpServer, ServeOptions, shutdown_signal};
 
 use crate::task_env::TaskEnv;
 
@@ -77,24 +77,12 @@ async fn serve(ctx: &impl RuntimeContext) -> Result<()> {
         .unwrap_or(30);
 
     let engine = Engine::new(&config)?;
-    let name = app.name.clone();
     let loaded = LoadedApp::load(&engine, app, Some(work_dir.join("state")))?;
-    let server = Arc::new(HttpServer::new(Arc::new(loaded))?);
-    let listener = tokio::net::TcpListener::bind(addr)
-        .await
-        .with_context(|| format!("cannot listen on {addr}"))?;
-    log::info!("serving Spin app '{name}' on {}", listener.local_addr()?);
-    for (route, component) in server.routes() {
-        log::info!("  {route} -> {component}");
-    }
-    server
-        .serve(
-            listener,
-            shutdown_signal(),
-            ServeOptions {
-                grace_period: Duration::from_secs(grace),
-            },
-        )
+    let options = ServeOptions {
+        grace_period: Duration::from_secs(grace),
+    };
+    Arc::new(HttpServer::new(Arc::new(loaded))?)
+        .bind_and_serve(addr, shutdown_signal(), options)
         .await?;
     Ok(())
 }
@@ -134,16 +122,4 @@ fn work_dir() -> Result<PathBuf> {
         }
     }
     bail!("no writable directory for the app ({WORK_DIR} or the temp dir)")
-}
-
-/// The task is PID 1 of its PID namespace, where signals without a handler are ignored:
-/// SIGTERM (`ctr task kill`, kubelet) only stops us because we handle it here.
-async fn shutdown_signal() {
-    use tokio::signal::unix::{SignalKind, signal};
-    let mut term = signal(SignalKind::terminate()).expect("installing a SIGTERM handler");
-    let mut int = signal(SignalKind::interrupt()).expect("installing a SIGINT handler");
-    tokio::select! {
-        _ = term.recv() => log::info!("SIGTERM: finishing in-flight requests"),
-        _ = int.recv() => log::info!("SIGINT: finishing in-flight requests"),
-    }
 }

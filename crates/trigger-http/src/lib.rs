@@ -6,7 +6,7 @@ mod executor;
 mod headers;
 mod server;
 
-pub use server::{HttpServer, ServeOptions};
+pub use server::{HttpServer, ServeOptions, shutdown_signal};
 
 /// Where the trigger listens unless told otherwise; `SPIN_HTTP_LISTEN_ADDR` overrides it, as in
 /// the Kubernetes Spin shim.

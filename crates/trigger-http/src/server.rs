@@ -71,6 +71,25 @@ impl HttpServer {
             .collect()
     }
 
+    /// Binds `addr`, logs the routes it serves there, and serves until `shutdown`.
+    pub async fn bind_and_serve(
+        self: Arc<Self>,
+        addr: SocketAddr,
+        shutdown: impl Future<Output = ()>,
+        options: ServeOptions,
+    ) -> anyhow::Result<()> {
+        let listener = TcpListener::bind(addr)
+            .await
+            .map_err(|e| anyhow::anyhow!("cannot listen on {addr}: {e}"))?;
+        let local = listener.local_addr()?;
+        log::info!("serving app '{}' on http://{local}", self.app.app().name);
+        for (route, component) in self.routes() {
+            log::info!("  http://{local}{route} -> {component}");
+        }
+        self.serve(listener, shutdown, options).await?;
+        Ok(())
+    }
+
     /// Accepts connections until `shutdown` resolves, then stops accepting and gives in-flight
     /// requests `grace_period` to finish.
     pub async fn serve(
@@ -232,4 +251,18 @@ fn full_url<B>(req: &Request<B>) -> Result<Uri, String> {
         .path_and_query(path)
         .build()
         .map_err(|e| format!("cannot form a URL from Host '{host}': {e}"))
+}
+
+/// Resolves on SIGTERM (containerd, kubelet) or SIGINT (Ctrl-C).
+///
+/// In a task we are PID 1 of a PID namespace, where a signal without a handler is ignored:
+/// SIGTERM only stops the task because it is handled here.
+pub async fn shutdown_signal() {
+    use tokio::signal::unix::{SignalKind, signal};
+    let mut term = signal(SignalKind::terminate()).expect("installing a SIGTERM handler");
+    let mut int = signal(SignalKind::interrupt()).expect("installing a SIGINT handler");
+    tokio::select! {
+        _ = term.recv() => log::info!("SIGTERM: finishing in-flight requests"),
+        _ = int.recv() => log::info!("SIGINT: finishing in-flight requests"),
+    }
 }

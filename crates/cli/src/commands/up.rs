@@ -1,9 +1,8 @@
 use std::path::PathBuf;
 use std::sync::Arc;
 
-use anyhow::Context;
 use spinrt_engine::{Engine, EngineConfig, LoadedApp};
-use spinrt_trigger_http::{HttpServer, ServeOptions};
+use spinrt_trigger_http::{HttpServer, ServeOptions, shutdown_signal};
 
 /// Serve a Spin app's HTTP trigger, like `spin up`.
 #[derive(clap::Args)]
@@ -55,36 +54,14 @@ impl UpCommand {
             .build()?;
         runtime.block_on(async move {
             let engine = Engine::new(&config)?;
-            let name = app.name.clone();
             let loaded = LoadedApp::load(&engine, app, Some(state_dir))?;
-            let server = Arc::new(HttpServer::new(Arc::new(loaded))?);
-            let listener = tokio::net::TcpListener::bind(addr)
-                .await
-                .with_context(|| format!("cannot listen on {addr}"))?;
-            let local = listener.local_addr()?;
-            log::info!("serving app '{name}' on http://{local}");
-            for (route, component) in server.routes() {
-                log::info!("  http://{local}{route} -> {component}");
-            }
-            server
-                .serve(
-                    listener,
-                    shutdown_signal(),
-                    ServeOptions {
-                        grace_period: std::time::Duration::from_secs(self.grace_period),
-                    },
-                )
+            let options = ServeOptions {
+                grace_period: std::time::Duration::from_secs(self.grace_period),
+            };
+            Arc::new(HttpServer::new(Arc::new(loaded))?)
+                .bind_and_serve(addr, shutdown_signal(), options)
                 .await?;
             anyhow::Ok(())
         })
-    }
-}
-
-async fn shutdown_signal() {
-    use tokio::signal::unix::{SignalKind, signal};
-    let mut term = signal(SignalKind::terminate()).expect("installing a SIGTERM handler");
-    tokio::select! {
-        _ = term.recv() => log::info!("SIGTERM received"),
-        _ = tokio::signal::ctrl_c() => log::info!("interrupt received"),
     }
 }

@@ -1,5 +1,6 @@
 //! Misbehaves on purpose: `/trap` traps (a Rust panic becomes `unreachable`), `/loop` spins
-//! forever, anything else answers 200 so tests can see the server survived.
+//! forever, `/slow` answers after 1.5 s (a request in flight), anything else answers 200 so
+//! tests can see the server survived.
 use spin_sdk::http::{IntoResponse, Request, Response};
 use spin_sdk::http_component;
 
@@ -12,6 +13,10 @@ fn handle(req: Request) -> anyhow::Result<impl IntoResponse> {
             loop {
                 n = std::hint::black_box(n.wrapping_add(1));
             }
+        }
+        "/slow" => {
+            std::thread::sleep(std::time::Duration::from_millis(1500));
+            Ok(Response::builder().status(200).body("slow done\n").build())
         }
         _ => Ok(Response::builder().status(200).body("still alive\n").build()),
     }
