@@ -129,3 +129,179 @@ fn identical_content_is_one_layer_and_the_format_is_spins() {
         "application/vnd.oci.image.config.v1+json"
     );
 }
+
+/// A packed app's parts, to break one at a time.
+struct Parts {
+    config: Vec<u8>,
+    layers: Vec<(String, String, Vec<u8>)>,
+}
+
+impl Parts {
+    fn of(app: &str) -> Self {
+        let app = spinrt_app::manifest::load(&apps::manifest_dir(app)).unwrap();
+        let image = spinrt_oci::pack(&app).unwrap();
+        Self {
+            config: image.config.data,
+            layers: image
+                .layers
+                .into_iter()
+                .map(|l| (l.media_type, l.digest, l.data))
+                .collect(),
+        }
+    }
+
+    fn locked(&self) -> serde_json::Value {
+        serde_json::from_slice(&self.layers.last().unwrap().2).unwrap()
+    }
+
+    /// Replaces the locked app (and the config label that names its digest).
+    fn set_locked(&mut self, locked: &serde_json::Value) {
+        let data = serde_json::to_vec(locked).unwrap();
+        let digest = spinrt_oci::sha256_digest(&data);
+        let last = self.layers.last_mut().unwrap();
+        *last = (last.0.clone(), digest.clone(), data);
+        let mut config: serde_json::Value = serde_json::from_slice(&self.config).unwrap();
+        config["config"]["Labels"]["com.fermyon.spin.lockedAppDigest"] = digest.into();
+        self.config = serde_json::to_vec(&config).unwrap();
+    }
+
+    fn read(&self, work: &Path) -> Result<App, spinrt_oci::OciError> {
+        let layers: Vec<_> = self
+            .layers
+            .iter()
+            .map(|(media_type, digest, bytes)| spinrt_oci::Layer {
+                media_type,
+                digest,
+                bytes,
+                precompiled: false,
+            })
+            .collect();
+        spinrt_oci::read(
+            spinrt_oci::media_types::OCI_CONFIG,
+            &self.config,
+            &layers,
+            work,
+        )
+    }
+}
+
+#[test]
+fn malformed_artifacts_fail_with_errors_naming_the_problem() {
+    type Break = Box<dyn Fn(&mut Parts)>;
+    let cases: Vec<(&str, Break, &str)> = vec![
+        (
+            "bad digest",
+            Box::new(|p| p.layers[0].2.push(0)),
+            "digest mismatch",
+        ),
+        (
+            "missing wasm layer",
+            Box::new(|p| {
+                p.layers.remove(0);
+            }),
+            "is missing from the image",
+        ),
+        (
+            "bad config JSON",
+            Box::new(|p| p.config = b"{not json".to_vec()),
+            "image config is not JSON",
+        ),
+        (
+            "unknown media type",
+            Box::new(|p| p.layers[0].0 = "application/vnd.oci.image.layer.v1.tar".into()),
+            "unknown layer media type 'application/vnd.oci.image.layer.v1.tar'",
+        ),
+        (
+            "no locked app",
+            Box::new(|p| {
+                p.layers.pop();
+            }),
+            "not a Spin app image",
+        ),
+        (
+            "two locked apps",
+            Box::new(|p| {
+                let last = p.layers.last().unwrap().clone();
+                p.layers.push(last);
+            }),
+            "more than one locked app layer",
+        ),
+        (
+            "label names another locked app",
+            Box::new(|p| {
+                let mut config: serde_json::Value = serde_json::from_slice(&p.config).unwrap();
+                config["config"]["Labels"]["com.fermyon.spin.lockedAppDigest"] =
+                    format!("sha256:{}", "1".repeat(64)).into();
+                p.config = serde_json::to_vec(&config).unwrap();
+            }),
+            "com.fermyon.spin.lockedAppDigest",
+        ),
+        (
+            "broken locked app",
+            Box::new(|p| {
+                p.set_locked(&serde_json::json!({"spin_lock_version": 1, "components": 3}))
+            }),
+            "invalid locked app",
+        ),
+        (
+            "path traversal in a file mount",
+            Box::new(|p| {
+                let mut locked = p.locked();
+                let files = locked["components"]
+                    .as_array_mut()
+                    .unwrap()
+                    .iter_mut()
+                    .find(|c| c["id"] == "fileserver")
+                    .unwrap()["files"]
+                    .as_array_mut()
+                    .unwrap();
+                files[0]["path"] = "../../../../etc/passwd".into();
+                p.set_locked(&locked);
+            }),
+            "'..' would leave the app directory",
+        ),
+        (
+            "component id that is a path",
+            Box::new(|p| {
+                let mut locked = p.locked();
+                locked["components"][0]["id"] = "../escape".into();
+                p.set_locked(&locked);
+            }),
+            "'../escape' is not a valid id",
+        ),
+        (
+            "unsupported lock version",
+            Box::new(|p| {
+                let mut locked = p.locked();
+                locked["spin_lock_version"] = 9.into();
+                p.set_locked(&locked);
+            }),
+            "spin_lock_version 9",
+        ),
+    ];
+    assert!(cases.len() >= 8);
+    for (case, break_it, expected) in cases {
+        let dir = tempfile::tempdir().unwrap();
+        let work = dir.path().join("work");
+        let mut parts = Parts::of("routes");
+        break_it(&mut parts);
+        let err = match parts.read(&work) {
+            Ok(_) => panic!("{case}: read succeeded"),
+            Err(e) => e.to_string(),
+        };
+        assert!(
+            err.contains(expected),
+            "{case}: error does not say {expected:?}: {err}"
+        );
+        // Nothing was written outside the work directory.
+        let outside: Vec<_> = std::fs::read_dir(dir.path())
+            .unwrap()
+            .map(|e| e.unwrap().file_name())
+            .filter(|n| n != "work")
+            .collect();
+        assert!(
+            outside.is_empty(),
+            "{case}: wrote {outside:?} outside the work dir"
+        );
+    }
+}

@@ -117,9 +117,9 @@ impl LoadedComponent {
 
     /// A fresh store for one instance: per-request state, memory limit, and a yield to the
     /// async executor at every epoch tick so a busy guest cannot starve the others.
-    pub fn new_store(&self) -> Store<InstanceState> {
+    pub fn new_store(&self) -> Result<Store<InstanceState>, EngineError> {
         let state = InstanceState::new(
-            self.wasi.ctx(),
+            self.wasi.ctx(&self.id)?,
             OutboundHttp {
                 component: self.id.clone(),
             },
@@ -128,6 +128,6 @@ impl LoadedComponent {
         let mut store = Store::new(self.pre.engine(), state);
         store.limiter(|s| s.limits());
         store.epoch_deadline_async_yield_and_update(1);
-        store
+        Ok(store)
     }
 }

@@ -49,16 +49,17 @@ impl ComponentWasi {
         })
     }
 
-    pub fn ctx(&self) -> WasiCtx {
+    pub fn ctx(&self, component: &str) -> Result<WasiCtx, EngineError> {
         let mut builder = WasiCtx::builder();
         builder.inherit_stdout().inherit_stderr().envs(&self.env);
         if let Some(root) = &self.files_root {
-            // Checked when prepared: the directory exists and is ours.
             builder
                 .preopened_dir(root, "/", FsPerms::ReadOnly)
-                .expect("prepared files directory can be opened");
+                .map_err(|e| {
+                    EngineError::component(component, format!("files at {}: {e}", root.display()))
+                })?;
         }
-        builder.build()
+        Ok(builder.build())
     }
 }
 

@@ -38,7 +38,9 @@ impl WasiHttpExecutor {
         B::Error: Into<spinrt_engine::wasmtime_wasi_http::Error>,
     {
         let id = component.id().to_string();
-        let mut store = component.new_store();
+        let mut store = component
+            .new_store()
+            .map_err(|e| GuestError(e.to_string()))?;
         let (sender, receiver) = tokio::sync::oneshot::channel();
         let (request, outparam) = {
             let mut http = store.data_mut().http();
