@@ -3,7 +3,8 @@
 # Safe to run again: it installs only what is missing.
 set -euo pipefail
 
-APT_PACKAGES=(protobuf-compiler libseccomp-dev pkg-config curl runc debian-archive-keyring)
+APT_PACKAGES=(protobuf-compiler libseccomp-dev pkg-config curl runc debian-archive-keyring
+  docker-registry)
 WASM_TARGETS=(wasm32-wasip1 wasm32-wasip2 wasm32-unknown-unknown)
 
 missing=()

@@ -6,74 +6,9 @@
 use std::net::SocketAddr;
 use std::time::Duration;
 
-use spinrt_tests::containerd::{Containerd, Version, unique_id};
+use spinrt_tests::containerd::{Containerd, RUNTIME, START_TIMEOUT, Version, unique_id};
+use spinrt_tests::net::blocking_get;
 use spinrt_tests::{apps, images, net, server::echo_lines};
-
-const RUNTIME: &str = "io.containerd.spin.v2";
-/// Debug builds compile components slowly; a task may take this long to listen.
-const START_TIMEOUT: Duration = Duration::from_secs(120);
-
-fn get(addr: SocketAddr, path: &str) -> (u16, String) {
-    let rt = tokio::runtime::Builder::new_current_thread()
-        .enable_all()
-        .build()
-        .unwrap();
-    rt.block_on(async {
-        let res = net::client()
-            .get(format!("http://{addr}{path}"))
-            .send()
-            .await
-            .unwrap();
-        (res.status().as_u16(), res.text().await.unwrap())
-    })
-}
-
-/// `ctr run -d` on the host network, listening on a free loopback port.
-fn run_detached(ctd: &Containerd, image: &str, id: &str, extra: &[&str]) -> SocketAddr {
-    let port = net::free_port();
-    let listen = format!("SPIN_HTTP_LISTEN_ADDR=127.0.0.1:{port}");
-    let mut args = vec![
-        "run",
-        "-d",
-        "--runtime",
-        RUNTIME,
-        "--net-host",
-        "--env",
-        &listen,
-    ];
-    args.extend_from_slice(extra);
-    args.extend_from_slice(&[image, id, "/"]);
-    ctd.ctr_ok(&args);
-    let addr: SocketAddr = format!("127.0.0.1:{port}").parse().unwrap();
-    assert!(
-        net::wait_for_listener(addr, START_TIMEOUT),
-        "task {id} never listened on {addr}\n--- containerd log ---\n{}",
-        ctd.log()
-    );
-    addr
-}
-
-/// SIGTERM, then delete: returns what `ctr task delete` said (it warns on a non-zero exit).
-fn stop(ctd: &Containerd, id: &str) -> String {
-    ctd.ctr_ok(&["task", "kill", id]);
-    stop_stopped(ctd, id)
-}
-
-/// Waits for a task that was sent SIGTERM to stop, then deletes it.
-fn stop_stopped(ctd: &Containerd, id: &str) -> String {
-    assert!(
-        ctd.wait_for_status(id, "STOPPED", Duration::from_secs(40)),
-        "task {id} did not stop on SIGTERM\n{}",
-        ctd.log()
-    );
-    let out = ctd.ctr(&["task", "delete", id]);
-    ctd.ctr_ok(&["container", "delete", id]);
-    format!(
-        "{}{}",
-        String::from_utf8_lossy(&out.stdout),
-        String::from_utf8_lossy(&out.stderr)
-    )
-}
 
 fn spin_artifact_is_served(version: Version) {
     apps::ensure_built();
@@ -83,15 +18,18 @@ fn spin_artifact_is_served(version: Version) {
     ctd.ctr_ok(&["images", "import", "--all-platforms", tar.to_str().unwrap()]);
 
     let id = unique_id("routes");
-    let addr = run_detached(&ctd, "localhost/routes:v1", &id, &[]);
+    let addr = ctd.run_detached("localhost/routes:v1", &id, &[]);
     assert!(
         ctd.tasks()
             .iter()
             .any(|(t, _, s)| *t == id && s == "RUNNING")
     );
 
-    assert_eq!(get(addr, "/hello"), (200, "Hello from Spin!\n".into()));
-    let (status, body) = get(addr, "/users/42/files/a/b");
+    assert_eq!(
+        blocking_get(addr, "/hello"),
+        (200, "Hello from Spin!\n".into())
+    );
+    let (status, body) = blocking_get(addr, "/users/42/files/a/b");
     assert_eq!(status, 200, "{body}");
     let h = echo_lines(&body);
     assert_eq!(h["component"], "echo-param-wild");
@@ -102,14 +40,20 @@ fn spin_artifact_is_served(version: Version) {
         format!("http://{addr}/users/42/files/a/b")
     );
     assert_eq!(
-        get(addr, "/static/sub/large.txt"),
+        blocking_get(addr, "/static/sub/large.txt"),
         (200, format!("{}\n", "x".repeat(300)))
     );
-    assert_eq!(get(addr, "/static/small.txt"), (200, "tiny\n".into()));
-    assert_eq!(get(addr, "/nope").0, 404);
-    assert_eq!(get(addr, "/.well-known/spin/health"), (200, "OK".into()));
+    assert_eq!(
+        blocking_get(addr, "/static/small.txt"),
+        (200, "tiny\n".into())
+    );
+    assert_eq!(blocking_get(addr, "/nope").0, 404);
+    assert_eq!(
+        blocking_get(addr, "/.well-known/spin/health"),
+        (200, "OK".into())
+    );
 
-    let deleted = stop(&ctd, &id);
+    let deleted = ctd.stop(&id);
     assert!(
         !deleted.contains("non-zero exit"),
         "SIGTERM did not exit 0: {deleted}"
@@ -150,9 +94,9 @@ fn plain_image_with_spin_toml_in_its_rootfs_is_served() {
     let tar = images::plain_image(&files, "localhost/plain:v1", dir.path());
     ctd.ctr_ok(&["images", "import", tar.to_str().unwrap()]);
     let id = unique_id("plain");
-    let addr = run_detached(&ctd, "localhost/plain:v1", &id, &[]);
-    assert_eq!(get(addr, "/x"), (200, "Hello from Spin!\n".into()));
-    let deleted = stop(&ctd, &id);
+    let addr = ctd.run_detached("localhost/plain:v1", &id, &[]);
+    assert_eq!(blocking_get(addr, "/x"), (200, "Hello from Spin!\n".into()));
+    let deleted = ctd.stop(&id);
     assert!(!deleted.contains("non-zero exit"), "{deleted}");
 }
 
@@ -186,8 +130,8 @@ fn app_output_reaches_ctr_stdio() {
         .unwrap();
     let addr: SocketAddr = format!("127.0.0.1:{port}").parse().unwrap();
     assert!(net::wait_for_listener(addr, START_TIMEOUT), "{}", ctd.log());
-    assert_eq!(get(addr, "/trap").0, 500);
-    assert_eq!(get(addr, "/ok"), (200, "still alive\n".into()));
+    assert_eq!(blocking_get(addr, "/trap").0, 500);
+    assert_eq!(blocking_get(addr, "/ok"), (200, "still alive\n".into()));
     ctd.ctr_ok(&["task", "kill", &id]);
     let status = ctr.wait().unwrap();
     assert!(status.success(), "ctr run exited with {status}");
@@ -258,9 +202,9 @@ fn bad_images_fail_with_the_reason_and_containerd_stays_healthy() {
     let tar = images::spin_artifact("hello", "localhost/hello:v1", dir.path());
     ctd.ctr_ok(&["images", "import", "--all-platforms", tar.to_str().unwrap()]);
     let id = unique_id("good");
-    let addr = run_detached(&ctd, "localhost/hello:v1", &id, &[]);
-    assert_eq!(get(addr, "/"), (200, "Hello from Spin!\n".into()));
-    stop(&ctd, &id);
+    let addr = ctd.run_detached("localhost/hello:v1", &id, &[]);
+    assert_eq!(blocking_get(addr, "/"), (200, "Hello from Spin!\n".into()));
+    ctd.stop(&id);
 }
 
 #[test]
@@ -271,13 +215,13 @@ fn twenty_tasks_of_one_image_compile_it_once() {
     ctd.ctr_ok(&["images", "import", "--all-platforms", tar.to_str().unwrap()]);
     for i in 0..20 {
         let id = unique_id("twenty");
-        let addr = run_detached(&ctd, "localhost/hello:v1", &id, &[]);
+        let addr = ctd.run_detached("localhost/hello:v1", &id, &[]);
         assert_eq!(
-            get(addr, "/"),
+            blocking_get(addr, "/"),
             (200, "Hello from Spin!\n".into()),
             "task {i}"
         );
-        stop(&ctd, &id);
+        ctd.stop(&id);
     }
     let log = ctd.log();
     let count = |what: &str| log.lines().filter(|l| l.contains(what)).count();
@@ -297,11 +241,11 @@ fn sigterm_lets_an_in_flight_request_finish_and_metrics_report_the_task() {
     let tar = images::spin_artifact("trap", "localhost/trap:v1", dir.path());
     ctd.ctr_ok(&["images", "import", "--all-platforms", tar.to_str().unwrap()]);
     let id = unique_id("graceful");
-    let addr = run_detached(&ctd, "localhost/trap:v1", &id, &[]);
+    let addr = ctd.run_detached("localhost/trap:v1", &id, &[]);
 
     // What kubelet reads for `kubectl top` and the HPA: the task's cgroup, after some work.
     for _ in 0..50 {
-        assert_eq!(get(addr, "/ok").0, 200);
+        assert_eq!(blocking_get(addr, "/ok").0, 200);
     }
     let metrics = ctd.ctr_ok(&["task", "metrics", &id]);
     let value = |name: &str| -> u64 {
@@ -320,11 +264,11 @@ fn sigterm_lets_an_in_flight_request_finish_and_metrics_report_the_task() {
     // 0. Tracked in the shim issue; the HPA needs this number.
     let _ = cpu;
 
-    let in_flight = std::thread::spawn(move || get(addr, "/slow"));
+    let in_flight = std::thread::spawn(move || blocking_get(addr, "/slow"));
     std::thread::sleep(Duration::from_millis(400));
     ctd.ctr_ok(&["task", "kill", &id]);
     assert_eq!(in_flight.join().unwrap(), (200, "slow done\n".into()));
-    let deleted = stop_stopped(&ctd, &id);
+    let deleted = ctd.delete_once_stopped(&id);
     assert!(!deleted.contains("non-zero exit"), "{deleted}");
 }
 
@@ -352,9 +296,9 @@ fn serves_inside_a_network_namespace_on_its_address() {
     ]);
     let addr: SocketAddr = format!("{}:8080", netns.guest_ip()).parse().unwrap();
     assert!(net::wait_for_listener(addr, START_TIMEOUT), "{}", ctd.log());
-    assert_eq!(get(addr, "/"), (200, "Hello from Spin!\n".into()));
+    assert_eq!(blocking_get(addr, "/"), (200, "Hello from Spin!\n".into()));
     // Not on the host's loopback: the app is in the namespace only.
     assert!(std::net::TcpStream::connect("127.0.0.1:8080").is_err());
-    let deleted = stop(&ctd, &id);
+    let deleted = ctd.stop(&id);
     assert!(!deleted.contains("non-zero exit"), "{deleted}");
 }

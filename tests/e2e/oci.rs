@@ -53,14 +53,10 @@ fn round_trip(app: &App, dir: &Path) -> App {
         std::fs::File::create(&tar).unwrap(),
     )
     .unwrap();
-    let read = layout::read(&tar).unwrap();
-    spinrt_oci::read(
-        &read.config_media_type,
-        &read.config,
-        &read.layers(),
-        &dir.join("work"),
-    )
-    .unwrap()
+    layout::read(&tar)
+        .unwrap()
+        .read_app(&dir.join("work"))
+        .unwrap()
 }
 
 #[test]

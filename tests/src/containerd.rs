@@ -2,9 +2,15 @@
 //! freshly built shim first on its PATH, torn down (tasks, mounts, processes) on drop, also
 //! after a failed test. Nothing is installed here: `make test` fetched the packages.
 
+use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Output, Stdio};
 use std::time::{Duration, Instant};
+
+/// The runtime type containerd maps to our shim binary.
+pub const RUNTIME: &str = "io.containerd.spin.v2";
+/// Debug builds compile components slowly; a task may take this long to listen.
+pub const START_TIMEOUT: Duration = Duration::from_secs(120);
 
 /// The containerd releases we test against (the packages `scripts/fetch-containerd.sh` unpacks).
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -210,6 +216,57 @@ impl Containerd {
             .filter(|m| m.starts_with(&marker))
             .map(str::to_string)
             .collect()
+    }
+}
+
+/// Spin tasks, the way the tests run them.
+impl Containerd {
+    /// `ctr run -d` with our runtime on the host network, listening on a free loopback port;
+    /// `extra` goes before the image (more `ctr run` flags).
+    pub fn run_detached(&self, image: &str, id: &str, extra: &[&str]) -> SocketAddr {
+        let port = crate::net::free_port();
+        let listen = format!("SPIN_HTTP_LISTEN_ADDR=127.0.0.1:{port}");
+        let mut args = vec![
+            "run",
+            "-d",
+            "--runtime",
+            RUNTIME,
+            "--net-host",
+            "--env",
+            &listen,
+        ];
+        args.extend_from_slice(extra);
+        args.extend_from_slice(&[image, id, "/"]);
+        self.ctr_ok(&args);
+        let addr: SocketAddr = format!("127.0.0.1:{port}").parse().unwrap();
+        assert!(
+            crate::net::wait_for_listener(addr, START_TIMEOUT),
+            "task {id} never listened on {addr}\n--- containerd log ---\n{}",
+            self.log()
+        );
+        addr
+    }
+
+    /// SIGTERM, then delete: returns what `ctr task delete` said (it warns on a non-zero exit).
+    pub fn stop(&self, id: &str) -> String {
+        self.ctr_ok(&["task", "kill", id]);
+        self.delete_once_stopped(id)
+    }
+
+    /// Waits for a task that was sent SIGTERM to stop, then deletes it and its container.
+    pub fn delete_once_stopped(&self, id: &str) -> String {
+        assert!(
+            self.wait_for_status(id, "STOPPED", Duration::from_secs(40)),
+            "task {id} did not stop on SIGTERM\n{}",
+            self.log()
+        );
+        let out = self.ctr(&["task", "delete", id]);
+        self.ctr_ok(&["container", "delete", id]);
+        format!(
+            "{}{}",
+            String::from_utf8_lossy(&out.stdout),
+            String::from_utf8_lossy(&out.stderr)
+        )
     }
 }
 

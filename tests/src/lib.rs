@@ -7,4 +7,5 @@ pub mod containerd;
 pub mod images;
 pub mod net;
 pub mod netns;
+pub mod registry;
 pub mod server;

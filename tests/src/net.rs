@@ -31,3 +31,19 @@ pub fn client() -> reqwest::Client {
         .build()
         .expect("building an HTTP client")
 }
+
+/// A GET from a synchronous test: `(status, body)`.
+pub fn blocking_get(addr: SocketAddr, path: &str) -> (u16, String) {
+    let rt = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .unwrap();
+    rt.block_on(async {
+        let res = client()
+            .get(format!("http://{addr}{path}"))
+            .send()
+            .await
+            .unwrap();
+        (res.status().as_u16(), res.text().await.unwrap())
+    })
+}

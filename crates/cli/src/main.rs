@@ -13,6 +13,7 @@ use clap::Parser;
 enum Cli {
     Up(commands::up::UpCommand),
     Pack(commands::pack::PackCommand),
+    Push(commands::push::PushCommand),
 }
 
 fn main() -> anyhow::Result<()> {
@@ -20,5 +21,6 @@ fn main() -> anyhow::Result<()> {
     match Cli::parse() {
         Cli::Up(cmd) => cmd.run(),
         Cli::Pack(cmd) => cmd.run(),
+        Cli::Push(cmd) => cmd.run(),
     }
 }

@@ -10,6 +10,8 @@ pub enum OciError {
     MissingLayer { digest: String },
     #[error("unknown layer media type '{media_type}' (layer {digest}): not part of a Spin app")]
     UnknownMediaType { media_type: String, digest: String },
+    #[error("registry {reference}: {message}")]
+    Registry { reference: String, message: String },
     #[error("{}: {source}", path.display())]
     Io {
         path: PathBuf,

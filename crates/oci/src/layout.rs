@@ -8,7 +8,7 @@ use std::path::Path;
 use serde_json::{Value, json};
 
 use crate::media_types::*;
-use crate::{Image, Layer, OciError, verify_digest};
+use crate::{Blob, Image, OciError};
 
 /// Writes `image` as an OCI layout tarball. `reference` (e.g. `localhost/hello:v1`) names it:
 /// containerd takes the `io.containerd.image.name` annotation as the image name on import.
@@ -49,30 +49,8 @@ pub fn write_tar(image: &Image, reference: &str, out: impl Write) -> Result<(), 
     Ok(())
 }
 
-/// An image read from a layout: its config and layers, digests verified.
-pub struct LayoutImage {
-    pub config_media_type: String,
-    pub config: Vec<u8>,
-    /// `(media type, digest, bytes)`
-    pub layers: Vec<(String, String, Vec<u8>)>,
-}
-
-impl LayoutImage {
-    pub fn layers(&self) -> Vec<Layer<'_>> {
-        self.layers
-            .iter()
-            .map(|(media_type, digest, bytes)| Layer {
-                media_type,
-                digest,
-                bytes,
-                precompiled: false,
-            })
-            .collect()
-    }
-}
-
 /// Reads the first image of a layout directory or tarball.
-pub fn read(path: &Path) -> Result<LayoutImage, OciError> {
+pub fn read(path: &Path) -> Result<Image, OciError> {
     let blobs = if path.is_dir() {
         read_dir_files(path)?
     } else {
@@ -83,15 +61,11 @@ pub fn read(path: &Path) -> Result<LayoutImage, OciError> {
             OciError::Invalid(format!("{}: no {name} in the layout", path.display()))
         })
     };
-    let blob = |descriptor: &Value| -> Result<(String, String, Vec<u8>), OciError> {
-        let media_type = descriptor["mediaType"]
-            .as_str()
-            .unwrap_or_default()
-            .to_string();
+    let blob = |descriptor: &Value| -> Result<Blob, OciError> {
+        let media_type = descriptor["mediaType"].as_str().unwrap_or_default();
         let digest = descriptor["digest"]
             .as_str()
-            .ok_or_else(|| OciError::Invalid("descriptor without a digest".into()))?
-            .to_string();
+            .ok_or_else(|| OciError::Invalid("descriptor without a digest".into()))?;
         let hex = digest
             .strip_prefix("sha256:")
             .filter(|h| h.len() == 64 && h.chars().all(|c| c.is_ascii_hexdigit()))
@@ -99,11 +73,10 @@ pub fn read(path: &Path) -> Result<LayoutImage, OciError> {
         let bytes = blobs
             .get(&format!("blobs/sha256/{hex}"))
             .ok_or(OciError::MissingLayer {
-                digest: digest.clone(),
+                digest: digest.to_string(),
             })?
             .clone();
-        verify_digest(&format!("blob {digest}"), &digest, &bytes)?;
-        Ok((media_type, digest, bytes))
+        Blob::verified(media_type, digest, bytes)
     };
     let json = |what: &str, bytes: &[u8]| -> Result<Value, OciError> {
         serde_json::from_slice(bytes)
@@ -117,24 +90,25 @@ pub fn read(path: &Path) -> Result<LayoutImage, OciError> {
             .get(0)
             .cloned()
             .ok_or_else(|| OciError::Invalid("the index lists no manifest".into()))?;
-        let (media_type, digest, bytes) = blob(&first)?;
-        let doc = json(&format!("manifest {digest}"), &bytes)?;
-        let is_index = media_type == OCI_INDEX || doc.get("manifests").is_some();
+        let manifest = blob(&first)?;
+        let doc = json(&format!("manifest {}", manifest.digest), &manifest.data)?;
+        let is_index = manifest.media_type == OCI_INDEX || doc.get("manifests").is_some();
         if is_index {
             index = doc;
         } else {
-            break doc;
+            break manifest;
         }
     };
-    let (config_media_type, _, config) = blob(&manifest["config"])?;
-    let layers = manifest["layers"]
+    let doc = json(&format!("manifest {}", manifest.digest), &manifest.data)?;
+    let config = blob(&doc["config"])?;
+    let layers = doc["layers"]
         .as_array()
         .ok_or_else(|| OciError::Invalid("the manifest has no layers list".into()))?
         .iter()
         .map(blob)
         .collect::<Result<Vec<_>, _>>()?;
-    Ok(LayoutImage {
-        config_media_type,
+    Ok(Image {
+        manifest,
         config,
         layers,
     })

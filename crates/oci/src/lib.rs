@@ -9,16 +9,20 @@
 //!
 //! [`read`] turns such layers (or the Spin 1 form, where the config *is* the locked app) into an
 //! [`spinrt_app::App`]; [`pack`] builds the artifact from an app; [`layout`] reads and writes OCI
-//! image layouts (a directory or a tarball that `ctr images import` accepts).
+//! image layouts (a directory or a tarball that `ctr images import` accepts); [`registry`] pushes
+//! and pulls them.
 
 mod digest;
 mod error;
+mod image;
 pub mod layout;
 pub mod media_types;
 mod pack;
 mod read;
+pub mod registry;
 
 pub use digest::{sha256_digest, verify_digest};
 pub use error::OciError;
-pub use pack::{Blob, Image, pack};
+pub use image::{Blob, Image};
+pub use pack::pack;
 pub use read::{Layer, read, read_layers};

@@ -25,3 +25,5 @@ pub const OCI_INDEX: &str = "application/vnd.oci.image.index.v1+json";
 
 /// The config label that ties an image config to its locked app.
 pub const LOCKED_APP_DIGEST_LABEL: &str = "com.fermyon.spin.lockedAppDigest";
+/// Docker's image manifest, which registries still hand out for older images.
+pub const DOCKER_MANIFEST: &str = "application/vnd.docker.distribution.manifest.v2+json";

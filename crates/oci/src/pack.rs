@@ -6,42 +6,11 @@ use spinrt_app::locked::{ContentPath, ContentRef, LockedApp};
 use spinrt_app::{App, ComponentSource};
 
 use crate::media_types::*;
-use crate::{OciError, sha256_digest};
+use crate::{Blob, Image, OciError, sha256_digest};
 
 /// Files this small are carried inline in the locked app rather than as layers, as Spin does
 /// (some registries refuse tiny blobs).
 const INLINE_MAX: usize = 128;
-
-/// A content-addressed blob.
-#[derive(Clone, Debug)]
-pub struct Blob {
-    pub media_type: String,
-    pub digest: String,
-    pub data: Vec<u8>,
-}
-
-impl Blob {
-    fn new(media_type: &str, data: Vec<u8>) -> Self {
-        Self {
-            media_type: media_type.to_string(),
-            digest: sha256_digest(&data),
-            data,
-        }
-    }
-
-    /// This blob's OCI descriptor.
-    pub fn descriptor(&self) -> serde_json::Value {
-        json!({"mediaType": self.media_type, "digest": self.digest, "size": self.data.len()})
-    }
-}
-
-/// An image: manifest, config and layers, all as blobs.
-#[derive(Clone, Debug)]
-pub struct Image {
-    pub manifest: Blob,
-    pub config: Blob,
-    pub layers: Vec<Blob>,
-}
 
 /// Builds the Spin artifact for an app, as `spin registry push` would: one layer per distinct
 /// Wasm and file, the locked app as the last layer, and a wasm/Wasip1 image config.

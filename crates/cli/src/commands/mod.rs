@@ -1,2 +1,4 @@
 pub mod pack;
+pub mod push;
+mod registry;
 pub mod up;

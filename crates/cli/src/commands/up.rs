@@ -1,15 +1,20 @@
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
+use anyhow::Context;
+use spinrt_app::App;
 use spinrt_engine::{Engine, EngineConfig, LoadedApp};
 use spinrt_trigger_http::{HttpServer, ServeOptions, shutdown_signal};
+
+use super::registry::RegistryArgs;
 
 /// Serve a Spin app's HTTP trigger, like `spin up`.
 #[derive(clap::Args)]
 pub struct UpCommand {
-    /// The app: a spin.toml, or a directory holding one.
+    /// The app: a spin.toml, a directory holding one, or an image reference
+    /// (`registry/name:tag`) to pull.
     #[arg(short = 'f', long = "from", default_value = ".")]
-    from: PathBuf,
+    from: String,
     /// Address to listen on [default: $SPIN_HTTP_LISTEN_ADDR, else 0.0.0.0:80].
     #[arg(long)]
     listen: Option<String>,
@@ -19,28 +24,29 @@ pub struct UpCommand {
     /// Compile every time; do not read or write the precompile cache.
     #[arg(long)]
     no_cache: bool,
-    /// Where the app keeps its runtime files [default: .spinrt next to spin.toml].
+    /// Where the app keeps its runtime files [default: .spinrt next to spin.toml; for a pulled
+    /// image, a temporary directory removed on exit].
     #[arg(long)]
     state_dir: Option<PathBuf>,
     /// Seconds in-flight requests get to finish after SIGTERM or Ctrl-C.
     #[arg(long, default_value_t = 10)]
     grace_period: u64,
+    #[command(flatten)]
+    registry: RegistryArgs,
+}
+
+/// Where the app came from; a pulled app's content lives in `_work` until the command ends.
+struct Source {
+    app: App,
+    state_dir: PathBuf,
+    _work: Option<tempfile::TempDir>,
 }
 
 impl UpCommand {
     pub fn run(self) -> anyhow::Result<()> {
-        let manifest = spinrt_app::manifest::manifest_path(&self.from)?;
-        let app = spinrt_app::manifest::load(&manifest)?;
-        let state_dir = match self.state_dir {
-            Some(dir) => dir,
-            None => manifest
-                .parent()
-                .unwrap_or(std::path::Path::new("."))
-                .join(".spinrt"),
-        };
         let mut config = EngineConfig::from_env()?;
-        if let Some(dir) = self.cache_dir {
-            config.cache_dir = Some(dir);
+        if let Some(dir) = &self.cache_dir {
+            config.cache_dir = Some(dir.clone());
         }
         if self.no_cache {
             config.cache_dir = None;
@@ -53,8 +59,9 @@ impl UpCommand {
             .enable_all()
             .build()?;
         runtime.block_on(async move {
+            let source = self.source().await?;
             let engine = Engine::new(&config)?;
-            let loaded = LoadedApp::load(&engine, app, Some(state_dir))?;
+            let loaded = LoadedApp::load(&engine, source.app, Some(source.state_dir))?;
             let options = ServeOptions {
                 grace_period: std::time::Duration::from_secs(self.grace_period),
             };
@@ -64,4 +71,52 @@ impl UpCommand {
             anyhow::Ok(())
         })
     }
+
+    /// A path that exists is a manifest or its directory; anything else is pulled, as `spin up`
+    /// decides.
+    async fn source(&self) -> anyhow::Result<Source> {
+        let path = Path::new(&self.from);
+        if path.exists() || !looks_like_reference(&self.from) {
+            let manifest = spinrt_app::manifest::manifest_path(path)?;
+            let app = spinrt_app::manifest::load(&manifest)?;
+            let state_dir = self
+                .state_dir
+                .clone()
+                .unwrap_or_else(|| manifest.parent().unwrap_or(Path::new(".")).join(".spinrt"));
+            return Ok(Source {
+                app,
+                state_dir,
+                _work: None,
+            });
+        }
+        let image = self.registry.registry().pull(&self.from).await?;
+        log::info!(
+            "pulled {} ({} layers, manifest {})",
+            self.from,
+            image.layers.len(),
+            image.manifest.digest
+        );
+        let work = tempfile::Builder::new()
+            .prefix("spinrt-app-")
+            .tempdir()
+            .context("cannot create a directory for the pulled app")?;
+        let app = image
+            .read_app(work.path())
+            .with_context(|| format!("{} is not a Spin app", self.from))?;
+        let state_dir = self
+            .state_dir
+            .clone()
+            .unwrap_or_else(|| work.path().join("state"));
+        Ok(Source {
+            app,
+            state_dir,
+            _work: Some(work),
+        })
+    }
+}
+
+/// `registry/name:tag` or `name@sha256:...`: a slash or a tag/digest separator, and not a
+/// manifest's file name (a missing `spin.toml` is reported as a missing file).
+fn looks_like_reference(from: &str) -> bool {
+    !from.ends_with(".toml") && (from.contains('/') || from.contains(':') || from.contains('@'))
 }
