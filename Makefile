@@ -4,7 +4,7 @@ CARGO ?= cargo
 CARGO_FLAGS := $(if $(CI),--locked,)
 APPS_DIR := tests/apps
 
-.PHONY: setup apps build lint test demo clean
+.PHONY: setup apps build lint test demo conformance clean
 
 setup:
 	@scripts/setup.sh
@@ -26,6 +26,13 @@ test: apps build lint
 
 demo: apps build
 	scripts/demo.sh
+
+# Spin's runtime conformance suite from any folder holding a packaged copy (make test runs the
+# one in ../shared/spin-conformance when it is there): make conformance SUITE=DIR
+conformance: build
+	@test -n "$(SUITE)" || { echo "usage: make conformance SUITE=DIR"; exit 2; }
+	SPIN_CONFORMANCE_SUITE="$(abspath $(SUITE))" SPIN_CONFORMANCE_REQUIRED=1 \
+	  $(CARGO) test $(CARGO_FLAGS) -p spinrt-tests --test conformance -- --nocapture
 
 clean:
 	$(CARGO) clean

@@ -4,7 +4,7 @@ use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::Duration;
 
-use spinrt_engine::{Engine, EngineConfig, LoadedApp, PoolingLimits};
+use spinrt_engine::{Engine, EngineConfig, HostConfig, LoadedApp, PoolingLimits};
 use spinrt_tests::{apps, net, server::echo_lines};
 use spinrt_trigger_http::{HttpServer, ServeOptions};
 
@@ -43,7 +43,11 @@ async fn serve(app_name: &str) -> Running {
     let dirs = tempfile::tempdir().unwrap();
     let app = spinrt_app::manifest::load(&apps::manifest_dir(app_name)).unwrap();
     let engine = Engine::new(&engine_config(shared_cache())).unwrap();
-    let loaded = LoadedApp::load(&engine, app, Some(dirs.path().join("state"))).unwrap();
+    let host = HostConfig {
+        state_dir: Some(dirs.path().join("state")),
+        ..Default::default()
+    };
+    let loaded = LoadedApp::load(&engine, app, host).unwrap();
     let server = Arc::new(HttpServer::new(Arc::new(loaded)).unwrap());
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let addr = listener.local_addr().unwrap();

@@ -5,7 +5,7 @@ use std::ffi::OsStr;
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, ExitStatus, Stdio};
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 /// The path of a workspace binary built next to this test executable.
 pub fn bin(name: &str) -> PathBuf {
@@ -34,6 +34,17 @@ impl Up {
     /// `spinrt up --from FROM --listen 127.0.0.1:<free port> ARGS...`, its log in `log`; waits
     /// until it listens (debug builds compile slowly).
     pub fn start(from: impl AsRef<OsStr>, args: &[&str], log: &Path) -> Self {
+        Self::try_start(from, args, &[], log).unwrap_or_else(|e| panic!("{e}"))
+    }
+
+    /// [`Up::start`] with environment variables `envs`, or why it did not come up (its log
+    /// included).
+    pub fn try_start(
+        from: impl AsRef<OsStr>,
+        args: &[&str],
+        envs: &[(&str, &str)],
+        log: &Path,
+    ) -> Result<Self, String> {
         let addr: SocketAddr = format!("127.0.0.1:{}", crate::net::free_port())
             .parse()
             .unwrap();
@@ -44,19 +55,24 @@ impl Up {
             .args(["--listen", &addr.to_string()])
             .args(args)
             .env("RUST_LOG", "info")
+            .envs(envs.iter().copied())
             .stdout(Stdio::null())
             .stderr(std::fs::File::create(log).unwrap())
             .spawn()
             .expect("starting spinrt up");
         let mut up = Self { child, addr };
-        if !crate::net::wait_for_listener(addr, Duration::from_secs(90)) {
-            let _ = up.child.kill();
-            panic!(
-                "spinrt up never listened on {addr}:\n{}",
-                std::fs::read_to_string(log).unwrap_or_default()
-            );
+        let deadline = Instant::now() + Duration::from_secs(90);
+        while !crate::net::wait_for_listener(addr, Duration::from_millis(200)) {
+            let exited = up.child.try_wait().unwrap();
+            if exited.is_some() || Instant::now() > deadline {
+                return Err(format!(
+                    "spinrt up never listened on {addr} ({}):\n{}",
+                    exited.map_or("timed out".to_string(), |s| s.to_string()),
+                    std::fs::read_to_string(log).unwrap_or_default()
+                ));
+            }
         }
-        up
+        Ok(up)
     }
 
     /// SIGTERM, then the exit status.

@@ -3,9 +3,11 @@
 
 pub mod apps;
 pub mod bins;
+pub mod conformance;
 pub mod containerd;
 pub mod images;
 pub mod net;
 pub mod netns;
 pub mod registry;
 pub mod server;
+pub mod services;

@@ -3,6 +3,10 @@
 pub enum EngineError {
     #[error("component '{component}': {message}")]
     Component { component: String, message: String },
+    #[error("{0}")]
+    Variable(String),
+    #[error("runtime config {0}")]
+    RuntimeConfig(String),
     #[error("cannot configure the wasmtime engine: {0}")]
     Config(String),
     #[error(transparent)]

@@ -12,13 +12,18 @@ mod engine;
 mod error;
 pub mod host;
 mod loaded;
+mod runtime_config;
 mod state;
 
 pub use cache::PrecompileCache;
 pub use config::{EngineConfig, PoolingLimits};
 pub use engine::{Engine, LoadOutcome, LoadStats};
 pub use error::EngineError;
+pub use host::HostConfig;
 pub use loaded::{LoadedApp, LoadedComponent};
+pub use runtime_config::{
+    KeyValueStoreConfig, RedisStore, RuntimeConfig, SpinStore, SqliteDatabaseConfig,
+};
 pub use state::InstanceState;
 
 pub use wasmtime;

@@ -1,12 +1,10 @@
 use std::collections::HashMap;
-use std::path::PathBuf;
 
 use spinrt_app::{App, ComponentSource};
 use wasmtime::Store;
 use wasmtime::component::{Component, InstancePre, Linker};
 
-use crate::host::http::OutboundHttp;
-use crate::host::wasi::ComponentWasi;
+use crate::host::{AppHost, ComponentHost, HostConfig};
 use crate::{Engine, EngineError, InstanceState, LoadOutcome};
 
 /// An app whose components are compiled and pre-instantiated: ready to serve.
@@ -22,23 +20,19 @@ pub struct LoadedComponent {
     id: String,
     component: Component,
     pre: InstancePre<InstanceState>,
-    wasi: ComponentWasi,
+    host: ComponentHost,
     outcome: LoadOutcome,
     max_memory: usize,
 }
 
 impl LoadedApp {
-    /// Compiles (or loads from cache) and links every component. `state_dir` is where the
-    /// app's runtime files (component files, later key-value and SQLite data) live.
-    pub fn load(
-        engine: &Engine,
-        app: App,
-        state_dir: Option<PathBuf>,
-    ) -> Result<Self, EngineError> {
+    /// Compiles (or loads from cache) and links every component, and prepares the host
+    /// interfaces each one is granted (configuration errors name the component).
+    pub fn load(engine: &Engine, app: App, host: HostConfig) -> Result<Self, EngineError> {
         let mut linker = Linker::<InstanceState>::new(engine.wasmtime());
         crate::host::add_to_linker(&mut linker)
             .map_err(|e| EngineError::Config(format!("linking host interfaces: {e:#}")))?;
-        let files_dir = state_dir.as_ref().map(|d| d.join("files"));
+        let mut app_host = AppHost::new(&app, host)?;
         let mut components = HashMap::new();
         for c in &app.components {
             let read = |path: &std::path::Path| {
@@ -60,14 +54,14 @@ impl LoadedApp {
             let pre = linker
                 .instantiate_pre(&component)
                 .map_err(|e| EngineError::component(&c.id, format!("cannot be linked: {e:#}")))?;
-            let wasi = ComponentWasi::prepare(c, files_dir.as_deref())?;
+            let host = app_host.prepare(c)?;
             components.insert(
                 c.id.clone(),
                 LoadedComponent {
                     id: c.id.clone(),
                     component,
                     pre,
-                    wasi,
+                    host,
                     outcome,
                     max_memory: engine.max_memory_size(),
                 },
@@ -118,13 +112,7 @@ impl LoadedComponent {
     /// A fresh store for one instance: per-request state, memory limit, and a yield to the
     /// async executor at every epoch tick so a busy guest cannot starve the others.
     pub fn new_store(&self) -> Result<Store<InstanceState>, EngineError> {
-        let state = InstanceState::new(
-            self.wasi.ctx(&self.id)?,
-            OutboundHttp {
-                component: self.id.clone(),
-            },
-            self.max_memory,
-        );
+        let state = InstanceState::new(self.host.instance(&self.id)?, self.max_memory);
         let mut store = Store::new(self.pre.engine(), state);
         store.limiter(|s| s.limits());
         store.epoch_deadline_async_yield_and_update(1);

@@ -1,26 +1,24 @@
 use wasmtime::component::ResourceTable;
 use wasmtime::{StoreLimits, StoreLimitsBuilder};
-use wasmtime_wasi::{WasiCtx, WasiCtxView, WasiView};
+use wasmtime_wasi::{WasiCtxView, WasiView};
 use wasmtime_wasi_http::{WasiHttpCtx, WasiHttpCtxView, WasiHttpView};
 
-use crate::host::http::OutboundHttp;
+use crate::host::InstanceHost;
 
 /// What one instance (one request) owns: its resource table and each host interface's state.
 pub struct InstanceState {
     table: ResourceTable,
-    wasi: WasiCtx,
     http: WasiHttpCtx,
-    outbound_http: OutboundHttp,
+    host: InstanceHost,
     limits: StoreLimits,
 }
 
 impl InstanceState {
-    pub(crate) fn new(wasi: WasiCtx, outbound_http: OutboundHttp, max_memory: usize) -> Self {
+    pub(crate) fn new(host: InstanceHost, max_memory: usize) -> Self {
         Self {
             table: ResourceTable::new(),
-            wasi,
             http: WasiHttpCtx::new(),
-            outbound_http,
+            host,
             limits: StoreLimitsBuilder::new().memory_size(max_memory).build(),
         }
     }
@@ -28,12 +26,18 @@ impl InstanceState {
     pub(crate) fn limits(&mut self) -> &mut StoreLimits {
         &mut self.limits
     }
+
+    /// The host interfaces' state and the resource table, borrowed together (each interface's
+    /// view takes its own part of the first and the second).
+    pub(crate) fn host_and_table(&mut self) -> (&mut InstanceHost, &mut ResourceTable) {
+        (&mut self.host, &mut self.table)
+    }
 }
 
 impl WasiView for InstanceState {
     fn ctx(&mut self) -> WasiCtxView<'_> {
         WasiCtxView {
-            ctx: &mut self.wasi,
+            ctx: &mut self.host.wasi,
             table: &mut self.table,
         }
     }
@@ -44,7 +48,7 @@ impl WasiHttpView for InstanceState {
         WasiHttpCtxView {
             ctx: &mut self.http,
             table: &mut self.table,
-            hooks: &mut self.outbound_http,
+            hooks: &mut self.host.http,
         }
     }
 }

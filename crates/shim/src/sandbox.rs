@@ -8,13 +8,15 @@ use anyhow::{Context, Result, bail};
 use containerd_shim_wasm::sandbox::Sandbox;
 use containerd_shim_wasm::sandbox::context::{RuntimeContext, Source, WasmLayer};
 use spinrt_app::App;
-use spinrt_engine::{Engine, EngineConfig, LoadedApp};
+use spinrt_engine::{Engine, EngineConfig, HostConfig, LoadedApp, RuntimeConfig};
 use spinrt_trigger_http::{HttpServer, ServeOptions, shutdown_signal};
 
 use crate::task_env::TaskEnv;
 
 /// Where the app's unpacked layers and runtime files go, inside the task's root filesystem.
 const WORK_DIR: &str = "/.spin";
+/// A runtime config the image may carry, where the Spin shim looks for it.
+const RUNTIME_CONFIG: &str = "/runtime-config.toml";
 /// How long in-flight requests get after SIGTERM (Kubernetes' default grace is 30 s).
 const GRACE_ENV: &str = "SPIN_SHUTDOWN_GRACE_SECONDS";
 
@@ -77,7 +79,17 @@ async fn serve(ctx: &impl RuntimeContext) -> Result<()> {
         .unwrap_or(30);
 
     let engine = Engine::new(&config)?;
-    let loaded = LoadedApp::load(&engine, app, Some(work_dir.join("state")))?;
+    let runtime_config = Path::new(RUNTIME_CONFIG);
+    let host = HostConfig {
+        state_dir: Some(work_dir.join("state")),
+        runtime_config: if runtime_config.is_file() {
+            RuntimeConfig::from_file(runtime_config)?
+        } else {
+            RuntimeConfig::default()
+        },
+        env: HostConfig::variables_from(env.iter()),
+    };
+    let loaded = LoadedApp::load(&engine, app, host)?;
     let options = ServeOptions {
         grace_period: Duration::from_secs(grace),
     };

@@ -19,6 +19,10 @@ impl TaskEnv {
     pub fn get(&self, name: &str) -> Option<String> {
         self.0.get(name).cloned()
     }
+
+    pub fn iter(&self) -> impl Iterator<Item = (String, String)> + '_ {
+        self.0.iter().map(|(k, v)| (k.clone(), v.clone()))
+    }
 }
 
 #[cfg(test)]

@@ -3,7 +3,7 @@ use std::sync::Arc;
 
 use anyhow::Context;
 use spinrt_app::App;
-use spinrt_engine::{Engine, EngineConfig, LoadedApp};
+use spinrt_engine::{Engine, EngineConfig, HostConfig, LoadedApp, RuntimeConfig};
 use spinrt_trigger_http::{HttpServer, ServeOptions, shutdown_signal};
 
 use super::registry::RegistryArgs;
@@ -28,6 +28,9 @@ pub struct UpCommand {
     /// image, a temporary directory removed on exit].
     #[arg(long)]
     state_dir: Option<PathBuf>,
+    /// Spin's runtime config (key-value stores, SQLite databases).
+    #[arg(long)]
+    runtime_config_file: Option<PathBuf>,
     /// Seconds in-flight requests get to finish after SIGTERM or Ctrl-C.
     #[arg(long, default_value_t = 10)]
     grace_period: u64,
@@ -60,8 +63,16 @@ impl UpCommand {
             .build()?;
         runtime.block_on(async move {
             let source = self.source().await?;
+            let host = HostConfig {
+                state_dir: Some(source.state_dir),
+                runtime_config: match &self.runtime_config_file {
+                    Some(path) => RuntimeConfig::from_file(path)?,
+                    None => RuntimeConfig::default(),
+                },
+                env: HostConfig::variables_from(std::env::vars()),
+            };
             let engine = Engine::new(&config)?;
-            let loaded = LoadedApp::load(&engine, source.app, Some(source.state_dir))?;
+            let loaded = LoadedApp::load(&engine, source.app, host)?;
             let options = ServeOptions {
                 grace_period: std::time::Duration::from_secs(self.grace_period),
             };

@@ -1,23 +1,34 @@
-//! `wasi:http`: the types and the outgoing handler.
+//! `wasi:http`: the types and the outgoing handler, under `allowed_outbound_hosts`.
 //!
-//! Outbound requests are refused with `HTTP-request-denied` until the outbound networking
-//! policy (`allowed_outbound_hosts`) is in place: a guest never reaches the network unchecked.
+//! A request to a host the component may not reach is refused with `HTTP-request-denied`
+//! before any connection is made.
 
 use std::future::Future;
+use std::sync::Arc;
 
 use wasmtime::component::Linker;
 use wasmtime_wasi_http::{Error, RequestOptions, WasiBody, WasiHttpHooks};
 
+use super::outbound::OutboundPolicy;
 use crate::InstanceState;
 
 pub fn add_to_linker(linker: &mut Linker<InstanceState>) -> wasmtime::Result<()> {
     wasmtime_wasi_http::p2::add_only_http_to_linker_async(linker)
 }
 
-/// Per-instance outbound HTTP policy.
-#[derive(Default)]
+/// Per-instance outbound HTTP: the component's policy.
 pub struct OutboundHttp {
-    pub(crate) component: String,
+    component: String,
+    policy: Arc<OutboundPolicy>,
+}
+
+impl OutboundHttp {
+    pub(crate) fn new(component: &str, policy: Arc<OutboundPolicy>) -> Self {
+        Self {
+            component: component.to_string(),
+            policy,
+        }
+    }
 }
 
 type SendResult = Result<
@@ -32,14 +43,28 @@ impl WasiHttpHooks for OutboundHttp {
     fn send_request(
         &mut self,
         request: http::Request<WasiBody>,
-        _options: Option<RequestOptions>,
+        options: Option<RequestOptions>,
         _fut: Box<dyn Future<Output = Result<(), Error>> + Send>,
     ) -> Box<dyn Future<Output = SendResult> + Send> {
-        log::warn!(
-            "component '{}': outbound request to {} denied: not in allowed_outbound_hosts",
-            self.component,
-            request.uri()
-        );
-        Box::new(async { Err(Error::HttpRequestDenied) })
+        let uri = request.uri();
+        let scheme = uri.scheme_str().unwrap_or("https");
+        let allowed = uri
+            .host()
+            .is_some_and(|host| self.policy.allows(scheme, host, uri.port_u16()));
+        if !allowed {
+            log::warn!(
+                "component '{}': outbound request to {uri} denied: not in allowed_outbound_hosts",
+                self.component,
+            );
+            return Box::new(async { Err(Error::HttpRequestDenied) });
+        }
+        Box::new(async move {
+            use http_body_util::BodyExt;
+            let (response, io) = wasmtime_wasi_http::default_send_request(request, options).await?;
+            Ok((
+                response.map(BodyExt::boxed_unsync),
+                Box::new(io) as Box<dyn Future<Output = Result<(), Error>> + Send>,
+            ))
+        })
     }
 }

@@ -1,17 +1,148 @@
 //! Host interfaces: one module each. Every module has the same shape: what it adds to the
-//! linker (once per engine), what it derives from a component's configuration (once per app
-//! load, where errors are reported), and the cheap per-instance state built from that.
+//! linker (once per engine), what it derives from the app and a component's configuration
+//! (once per app load, where configuration errors are reported), and the cheap per-instance
+//! state built from that. [`AppHost`] and [`ComponentHost`] compose them; a module never
+//! reaches into another's state.
 
+mod bindings;
 pub mod http;
+pub mod key_value;
+pub mod mqtt;
+pub mod outbound;
+pub mod postgres;
+pub mod redis;
+pub mod sqlite;
+pub mod variables;
 pub mod wasi;
 
+use std::collections::BTreeMap;
+use std::path::PathBuf;
+use std::sync::Arc;
+
+use spinrt_app::{App, Component};
 use wasmtime::component::Linker;
 
-use crate::InstanceState;
+use crate::{EngineError, InstanceState, RuntimeConfig};
+use key_value::{AppKeyValue, ComponentKeyValue};
+use outbound::OutboundPolicy;
+use sqlite::{AppSqlite, ComponentSqlite};
+use variables::{AppVariables, ComponentVariables};
+use wasi::ComponentWasi;
 
 /// Adds every host interface to the linker.
 pub fn add_to_linker(linker: &mut Linker<InstanceState>) -> wasmtime::Result<()> {
     wasi::add_to_linker(linker)?;
     http::add_to_linker(linker)?;
+    variables::add_to_linker(linker)?;
+    key_value::add_to_linker(linker)?;
+    sqlite::add_to_linker(linker)?;
+    redis::add_to_linker(linker)?;
+    mqtt::add_to_linker(linker)?;
+    postgres::add_to_linker(linker)?;
     Ok(())
+}
+
+/// What the host interfaces take from where the app runs.
+#[derive(Clone, Debug, Default)]
+pub struct HostConfig {
+    /// Where the app's runtime files live (component files, key-value and SQLite data); in
+    /// memory or absent without one.
+    pub state_dir: Option<PathBuf>,
+    pub runtime_config: RuntimeConfig,
+    /// Provider values for variables: `SPIN_VARIABLE_<NAME>` entries of the process's (CLI)
+    /// or the task's (shim) environment.
+    pub env: BTreeMap<String, String>,
+}
+
+impl HostConfig {
+    /// The `SPIN_VARIABLE_*` entries of `vars`.
+    pub fn variables_from(
+        vars: impl IntoIterator<Item = (String, String)>,
+    ) -> BTreeMap<String, String> {
+        vars.into_iter()
+            .filter(|(k, _)| k.starts_with(variables::ENV_PREFIX))
+            .collect()
+    }
+}
+
+/// What the host interfaces derive from the whole app, once per load.
+pub struct AppHost {
+    state_dir: Option<PathBuf>,
+    variables: AppVariables,
+    key_value: AppKeyValue,
+    sqlite: AppSqlite,
+}
+
+impl AppHost {
+    pub fn new(app: &App, config: HostConfig) -> Result<Self, EngineError> {
+        Ok(Self {
+            variables: AppVariables::resolve(app, |k| config.env.get(k).cloned())?,
+            key_value: AppKeyValue::new(config.runtime_config.key_value_store),
+            sqlite: AppSqlite::new(config.runtime_config.sqlite_database),
+            state_dir: config.state_dir,
+        })
+    }
+
+    /// Checks a component's host configuration and prepares what its instances get.
+    pub fn prepare(&mut self, component: &Component) -> Result<ComponentHost, EngineError> {
+        let id = &component.id;
+        let rules = component
+            .allowed_outbound_hosts
+            .iter()
+            .map(|rule| self.variables.render(rule))
+            .collect::<Result<Vec<_>, _>>()
+            .map_err(|e| EngineError::component(id, format!("allowed_outbound_hosts: {e}")))?;
+        let outbound = Arc::new(
+            OutboundPolicy::parse(rules.iter().map(String::as_str))
+                .map_err(|e| EngineError::component(id, e))?,
+        );
+        let state_dir = self.state_dir.as_deref();
+        Ok(ComponentHost {
+            wasi: ComponentWasi::prepare(
+                component,
+                state_dir.map(|d| d.join("files")).as_deref(),
+                outbound.clone(),
+            )?,
+            variables: self.variables.for_component(component)?,
+            key_value: self
+                .key_value
+                .grant(id, &component.key_value_stores, state_dir)?,
+            sqlite: self
+                .sqlite
+                .grant(id, &component.sqlite_databases, state_dir)?,
+            outbound,
+        })
+    }
+}
+
+/// What every instance of one component gets from the host interfaces.
+pub struct ComponentHost {
+    wasi: ComponentWasi,
+    outbound: Arc<OutboundPolicy>,
+    variables: ComponentVariables,
+    key_value: ComponentKeyValue,
+    sqlite: ComponentSqlite,
+}
+
+impl ComponentHost {
+    pub(crate) fn instance(&self, component: &str) -> Result<InstanceHost, EngineError> {
+        Ok(InstanceHost {
+            wasi: self.wasi.ctx(component)?,
+            http: http::OutboundHttp::new(component, self.outbound.clone()),
+            outbound: self.outbound.clone(),
+            variables: self.variables.clone(),
+            key_value: self.key_value.clone(),
+            sqlite: self.sqlite.clone(),
+        })
+    }
+}
+
+/// One instance's host state, beside its resource table in [`InstanceState`].
+pub struct InstanceHost {
+    pub(crate) wasi: wasmtime_wasi::WasiCtx,
+    pub(crate) http: http::OutboundHttp,
+    pub(crate) outbound: Arc<OutboundPolicy>,
+    pub(crate) variables: ComponentVariables,
+    pub(crate) key_value: ComponentKeyValue,
+    pub(crate) sqlite: ComponentSqlite,
 }

@@ -1,11 +1,16 @@
 //! WASI 0.2 (`wasi:cli`, `wasi:clocks`, `wasi:filesystem`, `wasi:io`, `wasi:random`,
-//! `wasi:sockets`): environment, stdio and the component's files.
+//! `wasi:sockets`): environment, stdio, the component's files, and TCP connections to what
+//! `allowed_outbound_hosts` permits (no listening sockets, no UDP).
 
 use std::path::{Path, PathBuf};
+use std::sync::Arc;
 
 use spinrt_app::Component;
 use wasmtime::component::Linker;
+use wasmtime_wasi::sockets::SocketAddrUse;
 use wasmtime_wasi::{FsPerms, WasiCtx};
+
+use super::outbound::OutboundPolicy;
 
 use crate::{EngineError, InstanceState};
 
@@ -19,12 +24,17 @@ pub struct ComponentWasi {
     env: Vec<(String, String)>,
     /// A directory holding exactly the component's files, mounted read-only at `/`.
     files_root: Option<PathBuf>,
+    outbound: Arc<OutboundPolicy>,
 }
 
 impl ComponentWasi {
     /// Prepares the component's files under `files_dir` (hard links where possible, copies
     /// otherwise), so the guest sees only them and nothing around them.
-    pub fn prepare(component: &Component, files_dir: Option<&Path>) -> Result<Self, EngineError> {
+    pub fn prepare(
+        component: &Component,
+        files_dir: Option<&Path>,
+        outbound: Arc<OutboundPolicy>,
+    ) -> Result<Self, EngineError> {
         let files_root = if component.files.is_empty() {
             None
         } else {
@@ -46,12 +56,28 @@ impl ComponentWasi {
                 .map(|(k, v)| (k.clone(), v.clone()))
                 .collect(),
             files_root,
+            outbound,
         })
     }
 
     pub fn ctx(&self, component: &str) -> Result<WasiCtx, EngineError> {
         let mut builder = WasiCtx::builder();
         builder.inherit_stdout().inherit_stderr().envs(&self.env);
+        let policy = self.outbound.clone();
+        builder
+            .allow_ip_name_lookup(!policy.is_empty())
+            .allow_tcp(true)
+            .allow_udp(false)
+            .socket_addr_check(move |addr, use_| {
+                let allowed = match use_ {
+                    SocketAddrUse::TcpConnect => policy.allows_socket(addr),
+                    // wasmtime checks the implicit, ephemeral bind of every connect; a guest
+                    // may not bind a port of its own (no listening).
+                    SocketAddrUse::TcpBind => addr.port() == 0 && !policy.is_empty(),
+                    _ => false,
+                };
+                Box::pin(async move { allowed })
+            });
         if let Some(root) = &self.files_root {
             builder
                 .preopened_dir(root, "/", FsPerms::ReadOnly)

@@ -1,0 +1,306 @@
+//! `fermyon:spin/key-value`: labelled stores a component is granted with `key_value_stores`.
+//!
+//! `default` is a table in a SQLite file under the app's state directory (in memory when there
+//! is no state directory); the runtime config may place it elsewhere and define other labels
+//! (`type = "spin"`, a SQLite file; `type = "redis"`). Each store is opened once per app and
+//! shared by all instances. A label the component was not granted is `access-denied`, as in
+//! Spin; a granted label that is not defined is a load error.
+
+use std::collections::BTreeMap;
+use std::path::Path;
+use std::sync::{Arc, Mutex};
+
+use ::redis::AsyncCommands;
+use ::redis::aio::MultiplexedConnection;
+use rusqlite::OptionalExtension;
+use wasmtime::component::{HasData, Linker, Resource, ResourceTable};
+
+use super::bindings::fermyon::spin::key_value::{self, Error};
+use crate::runtime_config::{KeyValueStoreConfig, SpinStore};
+use crate::{EngineError, InstanceState};
+
+/// One labelled store.
+pub struct KvStore {
+    label: String,
+    backend: Backend,
+}
+
+enum Backend {
+    Sqlite(Mutex<rusqlite::Connection>),
+    /// Connected on first use: loading the app does not wait for Redis.
+    Redis {
+        client: ::redis::Client,
+        conn: tokio::sync::OnceCell<MultiplexedConnection>,
+    },
+}
+
+/// An open store, as the guest holds it.
+pub struct Store(Arc<KvStore>);
+
+impl KvStore {
+    fn open(
+        label: &str,
+        config: &KeyValueStoreConfig,
+        state_dir: Option<&Path>,
+    ) -> Result<Self, EngineError> {
+        let fail = |e: &dyn std::fmt::Display| {
+            EngineError::Config(format!("key-value store '{label}': {e}"))
+        };
+        let backend = match config {
+            KeyValueStoreConfig::Spin(SpinStore { path }) => {
+                let file = path
+                    .clone()
+                    .or_else(|| state_dir.map(|d| d.join(format!("key-value-{label}.db"))));
+                let db = match file {
+                    Some(file) => {
+                        if let Some(dir) = file.parent() {
+                            std::fs::create_dir_all(dir).map_err(|e| fail(&e))?;
+                        }
+                        rusqlite::Connection::open(&file)
+                    }
+                    None => rusqlite::Connection::open_in_memory(),
+                }
+                .map_err(|e| fail(&e))?;
+                db.execute_batch(
+                    "CREATE TABLE IF NOT EXISTS spin_key_value (
+                         key TEXT PRIMARY KEY, value BLOB NOT NULL)",
+                )
+                .map_err(|e| fail(&e))?;
+                Backend::Sqlite(Mutex::new(db))
+            }
+            KeyValueStoreConfig::Redis(redis) => Backend::Redis {
+                client: ::redis::Client::open(redis.url.as_str()).map_err(|e| fail(&e))?,
+                conn: tokio::sync::OnceCell::new(),
+            },
+        };
+        Ok(Self {
+            label: label.to_string(),
+            backend,
+        })
+    }
+
+    fn fail(&self, e: impl std::fmt::Display) -> Error {
+        log::warn!("key-value store '{}': {e}", self.label);
+        Error::Other(e.to_string())
+    }
+
+    fn sqlite<T>(
+        &self,
+        db: &Mutex<rusqlite::Connection>,
+        f: impl FnOnce(&rusqlite::Connection) -> rusqlite::Result<T>,
+    ) -> Result<T, Error> {
+        let db = db.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
+        f(&db).map_err(|e| self.fail(e))
+    }
+
+    async fn redis(&self) -> Result<MultiplexedConnection, Error> {
+        let Backend::Redis { client, conn } = &self.backend else {
+            unreachable!("only called for Redis stores")
+        };
+        conn.get_or_try_init(|| client.get_multiplexed_async_connection())
+            .await
+            .cloned()
+            .map_err(|e| self.fail(e))
+    }
+
+    async fn get(&self, key: String) -> Result<Option<Vec<u8>>, Error> {
+        match &self.backend {
+            Backend::Sqlite(db) => self.sqlite(db, |db| {
+                db.query_row(
+                    "SELECT value FROM spin_key_value WHERE key = ?1",
+                    [&key],
+                    |r| r.get(0),
+                )
+                .optional()
+            }),
+            Backend::Redis { .. } => self.redis().await?.get(key).await.map_err(|e| self.fail(e)),
+        }
+    }
+
+    async fn set(&self, key: String, value: Vec<u8>) -> Result<(), Error> {
+        match &self.backend {
+            Backend::Sqlite(db) => self.sqlite(db, |db| {
+                db.execute(
+                    "INSERT INTO spin_key_value (key, value) VALUES (?1, ?2)
+                     ON CONFLICT(key) DO UPDATE SET value = excluded.value",
+                    rusqlite::params![key, value],
+                )
+                .map(drop)
+            }),
+            Backend::Redis { .. } => self
+                .redis()
+                .await?
+                .set(key, value)
+                .await
+                .map_err(|e| self.fail(e)),
+        }
+    }
+
+    async fn delete(&self, key: String) -> Result<(), Error> {
+        match &self.backend {
+            Backend::Sqlite(db) => self.sqlite(db, |db| {
+                db.execute("DELETE FROM spin_key_value WHERE key = ?1", [&key])
+                    .map(drop)
+            }),
+            Backend::Redis { .. } => self.redis().await?.del(key).await.map_err(|e| self.fail(e)),
+        }
+    }
+
+    async fn exists(&self, key: String) -> Result<bool, Error> {
+        match &self.backend {
+            Backend::Sqlite(db) => self.sqlite(db, |db| {
+                db.query_row(
+                    "SELECT EXISTS(SELECT 1 FROM spin_key_value WHERE key = ?1)",
+                    [&key],
+                    |r| r.get(0),
+                )
+            }),
+            Backend::Redis { .. } => self
+                .redis()
+                .await?
+                .exists(key)
+                .await
+                .map_err(|e| self.fail(e)),
+        }
+    }
+
+    async fn keys(&self) -> Result<Vec<String>, Error> {
+        match &self.backend {
+            Backend::Sqlite(db) => self.sqlite(db, |db| {
+                let mut stmt = db.prepare("SELECT key FROM spin_key_value ORDER BY key")?;
+                stmt.query_map([], |r| r.get(0))?.collect()
+            }),
+            Backend::Redis { .. } => self
+                .redis()
+                .await?
+                .keys("*")
+                .await
+                .map_err(|e| self.fail(e)),
+        }
+    }
+}
+
+/// The app's stores, by label, opened as components ask for them.
+pub struct AppKeyValue {
+    config: BTreeMap<String, KeyValueStoreConfig>,
+    stores: BTreeMap<String, Arc<KvStore>>,
+}
+
+impl AppKeyValue {
+    /// `config`: the runtime config's `[key_value_store.*]`; `default` is implied.
+    pub fn new(mut config: BTreeMap<String, KeyValueStoreConfig>) -> Self {
+        config
+            .entry("default".into())
+            .or_insert_with(|| KeyValueStoreConfig::Spin(SpinStore::default()));
+        Self {
+            config,
+            stores: BTreeMap::new(),
+        }
+    }
+
+    /// The stores `labels` name, opened (once per app) under `state_dir`.
+    pub fn grant(
+        &mut self,
+        component: &str,
+        labels: &[String],
+        state_dir: Option<&Path>,
+    ) -> Result<ComponentKeyValue, EngineError> {
+        let mut granted = BTreeMap::new();
+        for label in labels {
+            let store = match self.stores.get(label) {
+                Some(store) => store.clone(),
+                None => {
+                    let config = self.config.get(label).ok_or_else(|| {
+                        EngineError::component(
+                            component,
+                            format!(
+                                "key-value store '{label}' is not defined: add \
+                                 [key_value_store.{label}] to the runtime config"
+                            ),
+                        )
+                    })?;
+                    let store = Arc::new(KvStore::open(label, config, state_dir)?);
+                    self.stores.insert(label.clone(), store.clone());
+                    store
+                }
+            };
+            granted.insert(label.clone(), store);
+        }
+        Ok(ComponentKeyValue(Arc::new(granted)))
+    }
+}
+
+/// The stores one component may open.
+#[derive(Clone, Default)]
+pub struct ComponentKeyValue(Arc<BTreeMap<String, Arc<KvStore>>>);
+
+pub fn add_to_linker(linker: &mut Linker<InstanceState>) -> wasmtime::Result<()> {
+    key_value::add_to_linker::<_, KeyValue>(linker, |s| {
+        let (host, table) = s.host_and_table();
+        KeyValueView {
+            granted: &host.key_value,
+            table,
+        }
+    })
+}
+
+struct KeyValue;
+
+impl HasData for KeyValue {
+    type Data<'a> = KeyValueView<'a>;
+}
+
+pub struct KeyValueView<'a> {
+    granted: &'a ComponentKeyValue,
+    table: &'a mut ResourceTable,
+}
+
+impl KeyValueView<'_> {
+    fn store(&self, store: &Resource<Store>) -> Result<Arc<KvStore>, Error> {
+        self.table
+            .get(store)
+            .map(|s| s.0.clone())
+            .map_err(|e| Error::Other(e.to_string()))
+    }
+}
+
+impl key_value::Host for KeyValueView<'_> {}
+
+impl key_value::HostStore for KeyValueView<'_> {
+    async fn open(&mut self, label: String) -> Result<Resource<Store>, Error> {
+        let store = self.granted.0.get(&label).ok_or(Error::AccessDenied)?;
+        self.table
+            .push(Store(store.clone()))
+            .map_err(|_| Error::StoreTableFull)
+    }
+
+    async fn get(&mut self, store: Resource<Store>, key: String) -> Result<Option<Vec<u8>>, Error> {
+        self.store(&store)?.get(key).await
+    }
+
+    async fn set(
+        &mut self,
+        store: Resource<Store>,
+        key: String,
+        value: Vec<u8>,
+    ) -> Result<(), Error> {
+        self.store(&store)?.set(key, value).await
+    }
+
+    async fn delete(&mut self, store: Resource<Store>, key: String) -> Result<(), Error> {
+        self.store(&store)?.delete(key).await
+    }
+
+    async fn exists(&mut self, store: Resource<Store>, key: String) -> Result<bool, Error> {
+        self.store(&store)?.exists(key).await
+    }
+
+    async fn get_keys(&mut self, store: Resource<Store>) -> Result<Vec<String>, Error> {
+        self.store(&store)?.keys().await
+    }
+
+    async fn drop(&mut self, store: Resource<Store>) -> wasmtime::Result<()> {
+        self.table.delete(store)?;
+        Ok(())
+    }
+}

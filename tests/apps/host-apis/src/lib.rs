@@ -1,0 +1,93 @@
+//! Exercises Spin's host interfaces through spin-sdk, one path each; errors come back as a 500
+//! whose body is the interface's error, so tests can assert on denials.
+//!
+//! - `GET /variables/NAME`: the component variable's value
+//! - `PUT /kv/LABEL/KEY` (body = value), `GET /kv/LABEL/KEY`, `GET /kv/LABEL` (the keys)
+//! - `POST /sqlite/NAME` (body = a note): stores it, answers every note so far
+//! - `GET /http?URL`: fetches URL (outbound HTTP), answers its status and body
+use spin_sdk::http::{Method, Request, Response};
+use spin_sdk::http_component;
+use spin_sdk::{key_value, sqlite, variables};
+
+fn ok(body: impl Into<Vec<u8>>) -> Response {
+    Response::new(200, body.into())
+}
+
+fn failed(e: impl std::fmt::Debug) -> Response {
+    Response::new(500, format!("{e:?}"))
+}
+
+#[http_component]
+async fn handle(req: Request) -> Response {
+    // The part after the component's route (`/granted/...` or `/denied/...`).
+    let path = req
+        .header("spin-path-info")
+        .and_then(|h| h.as_str())
+        .unwrap_or_default()
+        .to_string();
+    let parts: Vec<&str> = path.trim_start_matches('/').split('/').collect();
+    match (req.method(), parts.as_slice()) {
+        (Method::Get, ["variables", name]) => match variables::get(name) {
+            Ok(value) => ok(value),
+            Err(e) => failed(e),
+        },
+        (method, ["kv", label, rest @ ..]) => {
+            let store = match key_value::Store::open(label) {
+                Ok(store) => store,
+                Err(e) => return failed(e),
+            };
+            let result = match (method, rest) {
+                (Method::Put, [key]) => store.set(key, req.body()).map(|()| b"stored".to_vec()),
+                (Method::Get, [key]) => match store.get(key) {
+                    Ok(Some(value)) => Ok(value),
+                    Ok(None) => return Response::new(404, "no such key"),
+                    Err(e) => Err(e),
+                },
+                (Method::Get, []) => store.get_keys().map(|keys| keys.join(",").into_bytes()),
+                _ => return Response::new(405, "unsupported"),
+            };
+            result.map_or_else(failed, ok)
+        }
+        (Method::Post, ["sqlite", name]) => match notes(name, req.body()) {
+            Ok(all) => ok(all.join(",")),
+            Err(e) => failed(e),
+        },
+        (Method::Get, ["http"]) => {
+            let url = req.query().to_string();
+            let outbound = Request::get(url);
+            match spin_sdk::http::send::<_, Response>(outbound).await {
+                Ok(res) => ok(format!(
+                    "{} {}",
+                    res.status(),
+                    String::from_utf8_lossy(res.body())
+                )),
+                Err(e) => failed(e),
+            }
+        }
+        _ => Response::new(404, "no such test path"),
+    }
+}
+
+fn notes(name: &str, note: &[u8]) -> Result<Vec<String>, sqlite::Error> {
+    let db = sqlite::Connection::open(name)?;
+    db.execute(
+        "CREATE TABLE IF NOT EXISTS notes (id INTEGER PRIMARY KEY, note TEXT, size REAL)",
+        &[],
+    )?;
+    let note = String::from_utf8_lossy(note).into_owned();
+    db.execute(
+        "INSERT INTO notes (note, size) VALUES (?, ?)",
+        &[sqlite::Value::Text(note.clone()), sqlite::Value::Real(note.len() as f64)],
+    )?;
+    let result = db.execute("SELECT note, size FROM notes ORDER BY id", &[])?;
+    Ok(result
+        .rows()
+        .map(|row| {
+            format!(
+                "{}:{}",
+                row.get::<&str>("note").unwrap_or("?"),
+                row.get::<f64>("size").unwrap_or(-1.0)
+            )
+        })
+        .collect())
+}

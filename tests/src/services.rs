@@ -1,0 +1,252 @@
+//! Services the host-interface tests talk to, all on 127.0.0.1 and a free port, stopped on drop:
+//! an HTTP echo and a TCP echo (in-process, on a thread of their own), and Debian's
+//! `redis-server`, `mosquitto` and PostgreSQL 15 in temp directories.
+
+use std::net::SocketAddr;
+use std::path::Path;
+use std::process::{Child, Command, Stdio};
+use std::time::Duration;
+
+use crate::net::{free_port, wait_for_listener};
+
+/// A running service: its port, and what to stop when it is dropped.
+pub struct Service {
+    pub port: u16,
+    child: Option<Child>,
+    _runtime: Option<tokio::runtime::Runtime>,
+    _dir: Option<tempfile::TempDir>,
+}
+
+impl Drop for Service {
+    fn drop(&mut self) {
+        if let Some(child) = &mut self.child {
+            // SIGINT: a fast, clean shutdown for all three (PostgreSQL's "fast" mode).
+            let _ = Command::new("kill")
+                .args(["-INT", &child.id().to_string()])
+                .status();
+            let deadline = std::time::Instant::now() + Duration::from_secs(10);
+            while std::time::Instant::now() < deadline {
+                if let Ok(Some(_)) = child.try_wait() {
+                    return;
+                }
+                std::thread::sleep(Duration::from_millis(50));
+            }
+            let _ = child.kill();
+            let _ = child.wait();
+        }
+    }
+}
+
+fn addr(port: u16) -> SocketAddr {
+    SocketAddr::from(([127, 0, 0, 1], port))
+}
+
+fn await_port(port: u16, what: &str, log: &Path) {
+    assert!(
+        wait_for_listener(addr(port), Duration::from_secs(30)),
+        "{what} never listened on {port}:\n{}",
+        std::fs::read_to_string(log).unwrap_or_default()
+    );
+}
+
+fn spawn_in(dir: &Path, mut cmd: Command) -> Child {
+    cmd.stdout(Stdio::null())
+        .stderr(std::fs::File::create(dir.join("service.log")).unwrap())
+        .spawn()
+        .unwrap_or_else(|e| panic!("starting {cmd:?}: {e}"))
+}
+
+/// Answers every request with the body it got (what the conformance suite's `http-echo` does).
+pub fn http_echo() -> Service {
+    use http_body_util::{BodyExt, Full};
+    use hyper::service::service_fn;
+
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(1)
+        .enable_all()
+        .build()
+        .unwrap();
+    let listener = runtime
+        .block_on(tokio::net::TcpListener::bind("127.0.0.1:0"))
+        .unwrap();
+    let port = listener.local_addr().unwrap().port();
+    runtime.spawn(async move {
+        while let Ok((stream, _)) = listener.accept().await {
+            tokio::spawn(async move {
+                let service = service_fn(|req: hyper::Request<hyper::body::Incoming>| async move {
+                    let body = req.into_body().collect().await?.to_bytes();
+                    Ok::<_, hyper::Error>(hyper::Response::new(Full::new(body)))
+                });
+                let _ = hyper::server::conn::http1::Builder::new()
+                    .serve_connection(hyper_util::rt::TokioIo::new(stream), service)
+                    .await;
+            });
+        }
+    });
+    Service {
+        port,
+        child: None,
+        _runtime: Some(runtime),
+        _dir: None,
+    }
+}
+
+/// Echoes the bytes of every TCP connection back.
+pub fn tcp_echo() -> Service {
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(1)
+        .enable_all()
+        .build()
+        .unwrap();
+    let listener = runtime
+        .block_on(tokio::net::TcpListener::bind("127.0.0.1:0"))
+        .unwrap();
+    let port = listener.local_addr().unwrap().port();
+    runtime.spawn(async move {
+        while let Ok((mut stream, _)) = listener.accept().await {
+            tokio::spawn(async move {
+                let (mut r, mut w) = stream.split();
+                let _ = tokio::io::copy(&mut r, &mut w).await;
+            });
+        }
+    });
+    Service {
+        port,
+        child: None,
+        _runtime: Some(runtime),
+        _dir: None,
+    }
+}
+
+pub fn redis() -> Service {
+    let dir = tempfile::tempdir().unwrap();
+    let port = free_port();
+    let mut cmd = Command::new("redis-server");
+    cmd.args([
+        "--port",
+        &port.to_string(),
+        "--bind",
+        "127.0.0.1",
+        "--save",
+        "",
+    ])
+    .args(["--appendonly", "no", "--dir"])
+    .arg(dir.path());
+    let child = spawn_in(dir.path(), cmd);
+    await_port(port, "redis-server", &dir.path().join("service.log"));
+    Service {
+        port,
+        child: Some(child),
+        _runtime: None,
+        _dir: Some(dir),
+    }
+}
+
+/// Mosquitto with anonymous access, as the conformance suite's `mqtt` precondition wants.
+pub fn mqtt() -> Service {
+    let dir = tempfile::tempdir().unwrap();
+    let port = free_port();
+    let config = dir.path().join("mosquitto.conf");
+    std::fs::write(
+        &config,
+        format!("listener {port} 127.0.0.1\nallow_anonymous true\npersistence false\n"),
+    )
+    .unwrap();
+    let mut cmd = Command::new("/usr/sbin/mosquitto");
+    cmd.arg("-c").arg(&config);
+    let child = spawn_in(dir.path(), cmd);
+    await_port(port, "mosquitto", &dir.path().join("service.log"));
+    Service {
+        port,
+        child: Some(child),
+        _runtime: None,
+        _dir: Some(dir),
+    }
+}
+
+const PG_BIN: &str = "/usr/lib/postgresql/15/bin";
+
+/// PostgreSQL 15 with user/password `postgres`/`postgres` and a database `database`, loaded
+/// with each SQL file of `init` (in name order). It runs as the `postgres` system user (it
+/// refuses root; `setpriv` execs, so the child is postgres itself), in its own temp cluster.
+pub fn postgres(database: &str, init: &[std::path::PathBuf]) -> Service {
+    let dir = tempfile::Builder::new()
+        .prefix("pg")
+        .tempdir_in("/tmp")
+        .unwrap();
+    let data = dir.path().join("data");
+    let as_postgres = |program: &str| {
+        let mut cmd = Command::new("setpriv");
+        cmd.args(["--reuid=postgres", "--regid=postgres", "--init-groups"])
+            .arg(format!("{PG_BIN}/{program}"));
+        cmd
+    };
+    let chown = Command::new("chown")
+        .args(["-R", "postgres:postgres"])
+        .arg(dir.path())
+        .status()
+        .unwrap();
+    assert!(chown.success());
+    let pw = dir.path().join("pw");
+    std::fs::write(&pw, "postgres\n").unwrap();
+    let out = as_postgres("initdb")
+        .args(["-U", "postgres", "-A", "md5", "--pwfile"])
+        .arg(&pw)
+        .arg("-D")
+        .arg(&data)
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "initdb: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let port = free_port();
+    let mut cmd = as_postgres("postgres");
+    cmd.arg("-D")
+        .arg(&data)
+        .args([
+            "-p",
+            &port.to_string(),
+            "-c",
+            "listen_addresses=localhost",
+            "-k",
+        ])
+        .arg(dir.path());
+    let child = spawn_in(dir.path(), cmd);
+    await_port(port, "postgres", &dir.path().join("service.log"));
+    let psql = |args: &[&str], stdin: Option<&Path>| {
+        let mut cmd = Command::new(format!("{PG_BIN}/psql"));
+        cmd.args([
+            "-h",
+            "127.0.0.1",
+            "-p",
+            &port.to_string(),
+            "-U",
+            "postgres",
+            "-v",
+        ])
+        .arg("ON_ERROR_STOP=1")
+        .args(args)
+        .env("PGPASSWORD", "postgres");
+        if let Some(file) = stdin {
+            cmd.arg("-f").arg(file);
+        }
+        let out = cmd.output().unwrap();
+        assert!(
+            out.status.success(),
+            "psql {args:?}: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+    };
+    psql(&["-c", &format!("CREATE DATABASE {database}")], None);
+    for file in init {
+        psql(&["-d", database], Some(file));
+    }
+    Service {
+        port,
+        child: Some(child),
+        _runtime: None,
+        _dir: Some(dir),
+    }
+}
