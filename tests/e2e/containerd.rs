@@ -302,3 +302,86 @@ fn serves_inside_a_network_namespace_on_its_address() {
     let deleted = ctd.stop(&id);
     assert!(!deleted.contains("non-zero exit"), "{deleted}");
 }
+
+#[test]
+fn task_env_and_the_images_runtime_config_reach_the_host_interfaces() {
+    let dir = tempfile::tempdir().unwrap();
+    let ctd = Containerd::start(Version::V2_1);
+    // A plain image, as one built with a Dockerfile: spin.toml, the Wasm, and a runtime config
+    // at /runtime-config.toml where the shim looks for it.
+    let manifest = std::fs::read_to_string(apps::manifest_dir("host-apis").join("spin.toml"))
+        .unwrap()
+        .replace("../../target/wasm32-wasip2/release/", "");
+    let files = [
+        ("spin.toml", manifest.into_bytes()),
+        (
+            "host_apis.wasm",
+            std::fs::read(apps::wasm("wasm32-wasip2", "host_apis")).unwrap(),
+        ),
+        (
+            "runtime-config.toml",
+            b"[key_value_store.other]\ntype = \"spin\"\npath = \"/data/other.db\"\n".to_vec(),
+        ),
+    ];
+    let tar = images::plain_image(&files, "localhost/host-apis:v1", dir.path());
+    ctd.ctr_ok(&["images", "import", tar.to_str().unwrap()]);
+    let id = unique_id("host-apis");
+    // What a pod's `env:` becomes: the task's environment, not the shim's.
+    let addr = ctd.run_detached(
+        "localhost/host-apis:v1",
+        &id,
+        &["--env", "SPIN_VARIABLE_SECRET_TOKEN=from-the-pod"],
+    );
+    assert_eq!(
+        blocking_get(addr, "/granted/variables/token"),
+        (200, "from-the-pod".into())
+    );
+    let put = |path: &str, body: &str| {
+        let rt = tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+            .unwrap();
+        rt.block_on(async {
+            let res = net::client()
+                .put(format!("http://{addr}{path}"))
+                .body(body.to_string())
+                .send()
+                .await
+                .unwrap();
+            (res.status().as_u16(), res.text().await.unwrap())
+        })
+    };
+    assert_eq!(put("/granted/kv/other/k", "v"), (200, "stored".into()));
+    assert_eq!(blocking_get(addr, "/granted/kv/other/k"), (200, "v".into()));
+    assert_eq!(
+        blocking_get(addr, "/denied/kv/other/k"),
+        (500, "Error::AccessDenied".into())
+    );
+
+    // There is no Linux process to exec into or freeze: containerd gets a clear "not
+    // supported" and the task keeps serving.
+    for args in [
+        &["task", "exec", "--exec-id", "probe", &id, "/bin/sh"][..],
+        &["task", "pause", &id][..],
+        &["task", "resume", &id][..],
+    ] {
+        let out = ctd.ctr(args);
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        assert!(!out.status.success(), "ctr {args:?} succeeded");
+        assert!(
+            stderr.contains("is not supported"),
+            "ctr {args:?}: {stderr}"
+        );
+    }
+    assert!(
+        ctd.tasks()
+            .iter()
+            .any(|(t, _, s)| *t == id && s == "RUNNING")
+    );
+    assert_eq!(
+        blocking_get(addr, "/granted/variables/message"),
+        (200, "hello, world".into())
+    );
+    let deleted = ctd.stop(&id);
+    assert!(!deleted.contains("non-zero exit"), "{deleted}");
+}

@@ -239,11 +239,20 @@ impl Containerd {
         args.extend_from_slice(&[image, id, "/"]);
         self.ctr_ok(&args);
         let addr: SocketAddr = format!("127.0.0.1:{port}").parse().unwrap();
-        assert!(
-            crate::net::wait_for_listener(addr, START_TIMEOUT),
-            "task {id} never listened on {addr}\n--- containerd log ---\n{}",
-            self.log()
-        );
+        let deadline = Instant::now() + START_TIMEOUT;
+        while !crate::net::wait_for_listener(addr, Duration::from_millis(500)) {
+            // A task that failed to start says why in the log; no need to wait it out.
+            let stopped = self
+                .tasks()
+                .iter()
+                .any(|(t, _, s)| t == id && s == "STOPPED");
+            assert!(
+                !stopped && Instant::now() < deadline,
+                "task {id} never listened on {addr} ({})\n--- containerd log ---\n{}",
+                if stopped { "it stopped" } else { "timed out" },
+                self.log()
+            );
+        }
         addr
     }
 
