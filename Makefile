@@ -4,7 +4,7 @@ CARGO ?= cargo
 CARGO_FLAGS := $(if $(CI),--locked,)
 APPS_DIR := tests/apps
 
-.PHONY: setup apps build lint test demo conformance clean
+.PHONY: setup apps build lint test demo conformance bench bench-compare clean
 
 setup:
 	@scripts/setup.sh
@@ -33,6 +33,22 @@ conformance: build
 	@test -n "$(SUITE)" || { echo "usage: make conformance SUITE=DIR"; exit 2; }
 	SPIN_CONFORMANCE_SUITE="$(abspath $(SUITE))" SPIN_CONFORMANCE_REQUIRED=1 \
 	  $(CARGO) test $(CARGO_FLAGS) -p spinrt-tests --test conformance -- --nocapture
+
+# criterion benches (compile vs cache, instantiate, one request, process cold start); the
+# binaries they start are release builds. Not part of `make test`.
+bench: apps
+	$(CARGO) build $(CARGO_FLAGS) --release --workspace --bins
+	$(CARGO) bench $(CARGO_FLAGS) -p spinrt-benches --bench engine --bench cold_start
+
+# One table against the alternatives, measured in one run; writes benches/RESULTS.md.
+WASMTIME_CLI := .tools/wasmtime-cli-48.0.8/bin/wasmtime
+$(WASMTIME_CLI):
+	$(CARGO) install wasmtime-cli --version 48.0.8 --locked --no-default-features \
+	  --features serve,cranelift --root .tools/wasmtime-cli-48.0.8
+
+bench-compare: apps $(WASMTIME_CLI)
+	$(CARGO) build $(CARGO_FLAGS) --release --workspace --bins
+	$(CARGO) bench $(CARGO_FLAGS) -p spinrt-benches --bench compare
 
 clean:
 	$(CARGO) clean

@@ -42,11 +42,25 @@ pub fn spin_artifact_with_locked_app(
 
 /// An ordinary Linux image whose rootfs holds `files` (path, bytes): no Spin layers at all.
 pub fn plain_image(files: &[(&str, Vec<u8>)], reference: &str, dir: &Path) -> PathBuf {
+    plain_image_with_modes(files, &[], reference, dir)
+}
+
+/// [`plain_image`], with the file modes `modes` names (others are 0644).
+pub fn plain_image_with_modes(
+    files: &[(&str, Vec<u8>)],
+    modes: &[(&str, u32)],
+    reference: &str,
+    dir: &Path,
+) -> PathBuf {
     let mut tar = tar::Builder::new(Vec::new());
     for (path, bytes) in files {
         let mut header = tar::Header::new_gnu();
         header.set_size(bytes.len() as u64);
-        header.set_mode(0o644);
+        let mode = modes
+            .iter()
+            .find(|(p, _)| p == path)
+            .map_or(0o644, |(_, m)| *m);
+        header.set_mode(mode);
         header.set_cksum();
         tar.append_data(&mut header, path, bytes.as_slice())
             .unwrap();

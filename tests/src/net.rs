@@ -18,7 +18,7 @@ pub fn wait_for_listener(addr: SocketAddr, timeout: Duration) -> bool {
         if std::net::TcpStream::connect_timeout(&addr, Duration::from_millis(200)).is_ok() {
             return true;
         }
-        std::thread::sleep(Duration::from_millis(50));
+        std::thread::sleep(Duration::from_millis(5));
     }
     false
 }

@@ -1,0 +1,364 @@
+//! `make bench-compare`: one table, measured in one run on this machine, of our Spin runtime
+//! against what users would otherwise run. Writes `benches/RESULTS.md`.
+//!
+//! - throughput and latency of the same hello `wasi:http` component under `spinrt up` and
+//!   `wasmtime serve`, and of a native hyper server; `wrk`, fixed connections and duration;
+//! - `ctr run` to first HTTP 200: our shim (warm and cold precompile cache) against runc
+//!   running busybox's httpd;
+//! - resident memory of one idle shim task, and of 50 tasks at once.
+
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+use spinrt_tests::bins::Up;
+use spinrt_tests::containerd::{Containerd, RUNTIME, Version, unique_id};
+use spinrt_tests::{apps, images, net};
+
+const CONNECTIONS: u32 = 32;
+const DURATION_SECS: u32 = 10;
+const WASMTIME: &str = ".tools/wasmtime-cli-48.0.8/bin/wasmtime";
+const TASKS: usize = 50;
+
+fn repo() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("..")
+}
+
+struct Load {
+    rps: f64,
+    p50_ms: f64,
+    p99_ms: f64,
+}
+
+/// `wrk` against `addr`; its "Requests/sec" and latency percentiles.
+fn load(addr: SocketAddr) -> Load {
+    let out = Command::new("wrk")
+        .args([
+            "-t2",
+            &format!("-c{CONNECTIONS}"),
+            &format!("-d{DURATION_SECS}s"),
+            "--latency",
+        ])
+        .arg(format!("http://{addr}/"))
+        .output()
+        .expect("running wrk (apt-get install wrk)");
+    let text = String::from_utf8_lossy(&out.stdout);
+    let field = |prefix: &str| -> String {
+        text.lines()
+            .find_map(|l| l.trim().strip_prefix(prefix).map(|v| v.trim().to_string()))
+            .unwrap_or_else(|| panic!("no '{prefix}' in wrk output:\n{text}"))
+    };
+    assert!(!text.contains("Non-2xx"), "errors under load:\n{text}");
+    Load {
+        rps: field("Requests/sec:").parse().unwrap(),
+        p50_ms: millis(&field("50%")),
+        p99_ms: millis(&field("99%")),
+    }
+}
+
+/// wrk's `1.23ms` / `456.00us` / `1.2s`.
+fn millis(value: &str) -> f64 {
+    let split = value.find(|c: char| c.is_ascii_alphabetic()).unwrap();
+    let (n, unit) = value.split_at(split);
+    let n: f64 = n.parse().unwrap();
+    match unit {
+        "us" => n / 1000.0,
+        "ms" => n,
+        "s" => n * 1000.0,
+        other => panic!("unit {other}"),
+    }
+}
+
+struct Killed(Child);
+
+impl Drop for Killed {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
+/// Starts `cmd ADDR TAIL...` on a free loopback port and waits until it listens.
+fn spawn_listening(mut cmd: Command, tail: &[&std::ffi::OsStr]) -> (Killed, SocketAddr) {
+    let addr: SocketAddr = format!("127.0.0.1:{}", net::free_port()).parse().unwrap();
+    let child = cmd
+        .arg(addr.to_string())
+        .args(tail)
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap_or_else(|e| panic!("{cmd:?}: {e}"));
+    assert!(
+        net::wait_for_listener(addr, Duration::from_secs(60)),
+        "{cmd:?} never listened"
+    );
+    (Killed(child), addr)
+}
+
+fn throughput(dir: &Path) -> Vec<(String, Option<Load>)> {
+    let mut rows = Vec::new();
+    let args = ["--cache-dir", dir.join("cache").to_str().unwrap()].map(str::to_string);
+    let args: Vec<&str> = args.iter().map(String::as_str).collect();
+    let ours = Up::start(apps::manifest_dir("hello"), &args, &dir.join("up.log"));
+    assert_eq!(net::blocking_get(ours.addr, "/").0, 200);
+    rows.push(("spinrt up (this project)".into(), Some(load(ours.addr))));
+    drop(ours);
+
+    let wasmtime = repo().join(WASMTIME);
+    rows.push((
+        "wasmtime serve 48.0.8".into(),
+        wasmtime.is_file().then(|| {
+            let mut cmd = Command::new(&wasmtime);
+            cmd.args(["serve", "-S", "cli", "--addr"]);
+            let hello = apps::wasm("wasm32-wasip2", "hello");
+            let (_server, addr) = spawn_listening(cmd, &[hello.as_os_str()]);
+            load(addr)
+        }),
+    ));
+
+    let native = spinrt_tests::bins::bin("native-hello");
+    let (server, addr) = spawn_listening(Command::new(native), &[]);
+    rows.push(("native hyper hello".into(), Some(load(addr))));
+    drop(server);
+    rows
+}
+
+/// `ctr run -d` → first 200, in milliseconds.
+fn time_to_first_200(ctd: &Containerd, args: &[&str], addr: SocketAddr, id: &str) -> f64 {
+    let start = Instant::now();
+    ctd.ctr_ok(args);
+    loop {
+        if net::wait_for_listener(addr, Duration::from_millis(100))
+            && net::blocking_get(addr, "/").0 == 200
+        {
+            break;
+        }
+        assert!(
+            start.elapsed() < Duration::from_secs(120),
+            "{id} never answered"
+        );
+    }
+    let elapsed = start.elapsed().as_secs_f64() * 1000.0;
+    ctd.ctr(&["task", "kill", "--signal", "SIGKILL", id]);
+    let _ = ctd.wait_for_status(id, "STOPPED", Duration::from_secs(20));
+    ctd.ctr(&["task", "delete", id]);
+    ctd.ctr(&["container", "delete", id]);
+    elapsed
+}
+
+fn spin_run(ctd: &Containerd, image: &str) -> f64 {
+    let port = net::free_port();
+    let id = unique_id("bench");
+    let listen = format!("SPIN_HTTP_LISTEN_ADDR=127.0.0.1:{port}");
+    let args = [
+        "run",
+        "-d",
+        "--runtime",
+        RUNTIME,
+        "--net-host",
+        "--env",
+        &listen,
+        image,
+        &id,
+        "/",
+    ];
+    time_to_first_200(
+        ctd,
+        &args,
+        format!("127.0.0.1:{port}").parse().unwrap(),
+        &id,
+    )
+}
+
+fn runc_run(ctd: &Containerd, image: &str) -> f64 {
+    let port = net::free_port();
+    let id = unique_id("runc");
+    let bind = format!("127.0.0.1:{port}");
+    let args = [
+        "run",
+        "-d",
+        "--net-host",
+        image,
+        &id,
+        "/bin/busybox",
+        "httpd",
+        "-f",
+        "-p",
+        &bind,
+        "-h",
+        "/www",
+    ];
+    time_to_first_200(ctd, &args, bind.parse().unwrap(), &id)
+}
+
+fn median(mut v: Vec<f64>) -> f64 {
+    v.sort_by(f64::total_cmp);
+    v[v.len() / 2]
+}
+
+/// Resident memory, in KiB, of every process below this containerd's shims.
+fn shim_rss_kib(ctd: &Containerd) -> u64 {
+    let shims = ctd.shim_processes();
+    let mut total = 0;
+    for entry in std::fs::read_dir("/proc").unwrap().flatten() {
+        let Ok(pid) = entry.file_name().to_string_lossy().parse::<u32>() else {
+            continue;
+        };
+        if !descends_from(pid, &shims) {
+            continue;
+        }
+        let status = std::fs::read_to_string(format!("/proc/{pid}/status")).unwrap_or_default();
+        total += status
+            .lines()
+            .find_map(|l| l.strip_prefix("VmRSS:"))
+            .and_then(|v| v.trim().trim_end_matches("kB").trim().parse::<u64>().ok())
+            .unwrap_or(0);
+    }
+    total
+}
+
+fn descends_from(mut pid: u32, ancestors: &[u32]) -> bool {
+    for _ in 0..64 {
+        if ancestors.contains(&pid) {
+            return true;
+        }
+        let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).unwrap_or_default();
+        // The parent pid is the second field after the parenthesised command.
+        let Some(ppid) = stat
+            .rsplit_once(')')
+            .and_then(|(_, rest)| rest.split_whitespace().nth(1))
+            .and_then(|p| p.parse().ok())
+        else {
+            return false;
+        };
+        if ppid <= 1 {
+            return false;
+        }
+        pid = ppid;
+    }
+    false
+}
+
+fn busybox_image(dir: &Path) -> PathBuf {
+    let busybox =
+        std::fs::read("/bin/busybox").expect("busybox-static (apt-get install busybox-static)");
+    let files = [
+        ("bin/busybox", busybox),
+        ("www/index.html", b"Hello from busybox!\n".to_vec()),
+    ];
+    images::plain_image_with_modes(
+        &files,
+        &[("bin/busybox", 0o755)],
+        "localhost/busybox-httpd:v1",
+        dir,
+    )
+}
+
+fn main() {
+    // `cargo bench` passes flags such as `--bench`; this harness has none of its own.
+    let dir = tempfile::tempdir().unwrap();
+    apps::ensure_built();
+    let mut report = String::new();
+    let machine = format!(
+        "{} cores, {}",
+        std::thread::available_parallelism().map_or(0, |n| n.get()),
+        std::fs::read_to_string("/proc/cpuinfo")
+            .unwrap_or_default()
+            .lines()
+            .find_map(|l| l
+                .strip_prefix("model name")
+                .map(|v| v.trim_start_matches([' ', '\t', ':']).to_string()))
+            .unwrap_or_default()
+    );
+    let date = String::from_utf8(
+        Command::new("date")
+            .arg("-u")
+            .arg("+%Y-%m-%d %H:%M UTC")
+            .output()
+            .unwrap()
+            .stdout,
+    )
+    .unwrap();
+    report.push_str(&format!(
+        "# Benchmark results\n\nMeasured by `make bench-compare` on {machine}, {}.\n\n",
+        date.trim()
+    ));
+
+    report.push_str(&format!(
+        "## Hello `wasi:http` component: `wrk -t2 -c{CONNECTIONS} -d{DURATION_SECS}s` on loopback\n\n\
+         | server | requests/s | p50 ms | p99 ms |\n|---|---:|---:|---:|\n"
+    ));
+    let rows = throughput(dir.path());
+    for (name, load) in &rows {
+        match load {
+            Some(l) => report.push_str(&format!(
+                "| {name} | {:.0} | {:.2} | {:.2} |\n",
+                l.rps, l.p50_ms, l.p99_ms
+            )),
+            None => report.push_str(&format!("| {name} | not installed ({WASMTIME}) | | |\n")),
+        }
+    }
+
+    let ctd = Containerd::start(Version::V2_1);
+    let tar = images::spin_artifact("hello", "localhost/hello:v1", dir.path());
+    ctd.ctr_ok(&["images", "import", "--all-platforms", tar.to_str().unwrap()]);
+    let cold = spin_run(&ctd, "localhost/hello:v1");
+    let warm = median(
+        (0..5)
+            .map(|_| spin_run(&ctd, "localhost/hello:v1"))
+            .collect(),
+    );
+    let busybox = busybox_image(dir.path());
+    ctd.ctr_ok(&["images", "import", busybox.to_str().unwrap()]);
+    let runc = median(
+        (0..5)
+            .map(|_| runc_run(&ctd, "localhost/busybox-httpd:v1"))
+            .collect(),
+    );
+    report.push_str(&format!(
+        "\n## `ctr run` to first HTTP 200 (containerd 2.1, median of 5)\n\n\
+         | what | ms |\n|---|---:|\n\
+         | spin shim, cold precompile cache (first task of the image) | {cold:.0} |\n\
+         | spin shim, warm precompile cache | {warm:.0} |\n\
+         | runc, busybox httpd | {runc:.0} |\n"
+    ));
+
+    let mut ids = Vec::new();
+    for _ in 0..TASKS {
+        let port = net::free_port();
+        let id = unique_id("density");
+        let listen = format!("SPIN_HTTP_LISTEN_ADDR=127.0.0.1:{port}");
+        ctd.ctr_ok(&[
+            "run",
+            "-d",
+            "--runtime",
+            RUNTIME,
+            "--net-host",
+            "--env",
+            &listen,
+            "localhost/hello:v1",
+            &id,
+            "/",
+        ]);
+        let addr: SocketAddr = format!("127.0.0.1:{port}").parse().unwrap();
+        assert!(net::wait_for_listener(addr, Duration::from_secs(60)));
+        assert_eq!(net::blocking_get(addr, "/").0, 200);
+        if ids.is_empty() {
+            report.push_str(&format!(
+                "\n## Memory\n\n| what | MiB (RSS) |\n|---|---:|\n| one idle shim task (all its processes) | {:.1} |\n",
+                shim_rss_kib(&ctd) as f64 / 1024.0
+            ));
+        }
+        ids.push(id);
+    }
+    report.push_str(&format!(
+        "| {TASKS} tasks at once (sum) | {:.1} |\n",
+        shim_rss_kib(&ctd) as f64 / 1024.0
+    ));
+    drop(ctd);
+
+    let path = repo().join("benches/RESULTS.md");
+    std::fs::write(&path, &report).unwrap();
+    println!("{report}\nwritten to {}", path.display());
+}
