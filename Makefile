@@ -44,7 +44,7 @@ bench: apps
 WASMTIME_CLI := .tools/wasmtime-cli-48.0.8/bin/wasmtime
 $(WASMTIME_CLI):
 	$(CARGO) install wasmtime-cli --version 48.0.8 --locked --no-default-features \
-	  --features serve,cranelift --root .tools/wasmtime-cli-48.0.8
+	  --features run,serve,cranelift,pooling-allocator --root .tools/wasmtime-cli-48.0.8
 
 bench-compare: apps $(WASMTIME_CLI)
 	$(CARGO) build $(CARGO_FLAGS) --release --workspace --bins
