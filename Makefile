@@ -43,8 +43,7 @@ bench: apps
 # One table against the alternatives, measured in one run; writes benches/RESULTS.md.
 WASMTIME_CLI := .tools/wasmtime-cli-48.0.8/bin/wasmtime
 $(WASMTIME_CLI):
-	$(CARGO) install wasmtime-cli --version 48.0.8 --locked --no-default-features \
-	  --features run,serve,cranelift,pooling-allocator --root .tools/wasmtime-cli-48.0.8
+	$(CARGO) install wasmtime-cli --version 48.0.8 --locked --root .tools/wasmtime-cli-48.0.8
 
 bench-compare: apps $(WASMTIME_CLI)
 	$(CARGO) build $(CARGO_FLAGS) --release --workspace --bins

@@ -24,7 +24,8 @@ pub enum Version {
 impl Version {
     pub const ALL: [Version; 2] = [Version::V1_7, Version::V2_1];
 
-    fn bin_dir(self) -> PathBuf {
+    /// Where the unpacked package keeps `containerd` and `ctr`.
+    pub fn bin_dir(self) -> PathBuf {
         let name = match self {
             Version::V1_7 => "containerd-1.7.24",
             Version::V2_1 => "containerd-2.1.9",

@@ -1,6 +1,7 @@
 //! `spinrt`: run Spin apps locally, pack and push them, install the shim on a node.
 
 mod commands;
+mod install;
 
 use clap::Parser;
 
@@ -14,6 +15,8 @@ enum Cli {
     Up(commands::up::UpCommand),
     Pack(commands::pack::PackCommand),
     Push(commands::push::PushCommand),
+    Install(install::InstallCommand),
+    Uninstall(install::UninstallCommand),
 }
 
 fn main() -> anyhow::Result<()> {
@@ -22,5 +25,7 @@ fn main() -> anyhow::Result<()> {
         Cli::Up(cmd) => cmd.run(),
         Cli::Pack(cmd) => cmd.run(),
         Cli::Push(cmd) => cmd.run(),
+        Cli::Install(cmd) => cmd.run(),
+        Cli::Uninstall(cmd) => cmd.run(),
     }
 }
