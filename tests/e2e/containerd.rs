@@ -7,7 +7,7 @@ use std::net::SocketAddr;
 use std::time::Duration;
 
 use spinrt_tests::containerd::{Containerd, RUNTIME, START_TIMEOUT, Version, unique_id};
-use spinrt_tests::net::blocking_get;
+use spinrt_tests::net::{blocking_get, blocking_request};
 use spinrt_tests::{apps, images, net, server::echo_lines};
 
 fn spin_artifact_is_served(version: Version) {
@@ -336,22 +336,10 @@ fn task_env_and_the_images_runtime_config_reach_the_host_interfaces() {
         blocking_get(addr, "/granted/variables/token"),
         (200, "from-the-pod".into())
     );
-    let put = |path: &str, body: &str| {
-        let rt = tokio::runtime::Builder::new_current_thread()
-            .enable_all()
-            .build()
-            .unwrap();
-        rt.block_on(async {
-            let res = net::client()
-                .put(format!("http://{addr}{path}"))
-                .body(body.to_string())
-                .send()
-                .await
-                .unwrap();
-            (res.status().as_u16(), res.text().await.unwrap())
-        })
-    };
-    assert_eq!(put("/granted/kv/other/k", "v"), (200, "stored".into()));
+    assert_eq!(
+        blocking_request(addr, "PUT", "/granted/kv/other/k", "v"),
+        (200, "stored".into())
+    );
     assert_eq!(blocking_get(addr, "/granted/kv/other/k"), (200, "v".into()));
     assert_eq!(
         blocking_get(addr, "/denied/kv/other/k"),

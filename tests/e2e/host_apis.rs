@@ -2,32 +2,12 @@
 //! component is granted works, what it is not granted is refused with the interface's own
 //! error, and bad configuration stops the app at load time with the reason.
 
-use std::net::SocketAddr;
 use std::path::Path;
 use std::process::Command;
 
 use spinrt_tests::bins::{Up, bin};
+use spinrt_tests::net::{blocking_get as get, blocking_request as request};
 use spinrt_tests::{apps, services};
-
-fn request(addr: SocketAddr, method: &str, path: &str, body: &str) -> (u16, String) {
-    let rt = tokio::runtime::Builder::new_current_thread()
-        .enable_all()
-        .build()
-        .unwrap();
-    rt.block_on(async {
-        let res = spinrt_tests::net::client()
-            .request(method.parse().unwrap(), format!("http://{addr}{path}"))
-            .body(body.to_string())
-            .send()
-            .await
-            .unwrap();
-        (res.status().as_u16(), res.text().await.unwrap())
-    })
-}
-
-fn get(addr: SocketAddr, path: &str) -> (u16, String) {
-    request(addr, "GET", path, "")
-}
 
 /// A runtime config defining the `other` key-value store as a file next to it.
 fn runtime_config(dir: &Path) -> std::path::PathBuf {

@@ -34,13 +34,19 @@ pub fn client() -> reqwest::Client {
 
 /// A GET from a synchronous test: `(status, body)`.
 pub fn blocking_get(addr: SocketAddr, path: &str) -> (u16, String) {
+    blocking_request(addr, "GET", path, "")
+}
+
+/// A request from a synchronous test: `(status, body)`.
+pub fn blocking_request(addr: SocketAddr, method: &str, path: &str, body: &str) -> (u16, String) {
     let rt = tokio::runtime::Builder::new_current_thread()
         .enable_all()
         .build()
         .unwrap();
     rt.block_on(async {
         let res = client()
-            .get(format!("http://{addr}{path}"))
+            .request(method.parse().unwrap(), format!("http://{addr}{path}"))
+            .body(body.to_string())
             .send()
             .await
             .unwrap();
