@@ -10,6 +10,9 @@ use super::bindings::fermyon::spin::mqtt::{self, Error, Qos};
 use super::outbound::OutboundPolicy;
 use crate::InstanceState;
 
+/// How long a publish may wait for the broker.
+const PUBLISH_TIMEOUT: Duration = Duration::from_secs(30);
+
 /// An open connection: the client and the event loop that drives it.
 pub struct Connection {
     client: AsyncClient,
@@ -85,15 +88,32 @@ impl mqtt::HostConnection for MqttView<'_> {
             .publish(topic, qos, false, payload)
             .await
             .map_err(|e| Error::Other(e.to_string()))?;
-        // Drive the connection until the broker has the message, as far as the QoS promises.
-        loop {
-            match conn.events.poll().await.map_err(failed)? {
-                Event::Outgoing(Outgoing::Publish(_)) if qos == QoS::AtMostOnce => return Ok(()),
-                Event::Incoming(Incoming::PubAck(_)) if qos == QoS::AtLeastOnce => return Ok(()),
-                Event::Incoming(Incoming::PubComp(_)) if qos == QoS::ExactlyOnce => return Ok(()),
-                _ => {}
+        // Drive the connection until the broker has the message, as far as the QoS promises;
+        // a broker that never answers fails the call instead of holding the request forever.
+        let acknowledged = async {
+            loop {
+                match conn.events.poll().await.map_err(failed)? {
+                    Event::Outgoing(Outgoing::Publish(_)) if qos == QoS::AtMostOnce => {
+                        return Ok(());
+                    }
+                    Event::Incoming(Incoming::PubAck(_)) if qos == QoS::AtLeastOnce => {
+                        return Ok(());
+                    }
+                    Event::Incoming(Incoming::PubComp(_)) if qos == QoS::ExactlyOnce => {
+                        return Ok(());
+                    }
+                    _ => {}
+                }
             }
-        }
+        };
+        tokio::time::timeout(PUBLISH_TIMEOUT, acknowledged)
+            .await
+            .unwrap_or_else(|_| {
+                Err(failed(format!(
+                    "no answer from the broker within {} s",
+                    PUBLISH_TIMEOUT.as_secs()
+                )))
+            })
     }
 
     async fn drop(&mut self, connection: Resource<Connection>) -> wasmtime::Result<()> {
