@@ -241,15 +241,9 @@ fn descends_from(mut pid: u32, ancestors: &[u32]) -> bool {
 }
 
 fn busybox_image(dir: &Path) -> PathBuf {
-    let busybox =
-        std::fs::read("/bin/busybox").expect("busybox-static (apt-get install busybox-static)");
-    let files = [
-        ("bin/busybox", busybox),
-        ("www/index.html", b"Hello from busybox!\n".to_vec()),
-    ];
-    images::plain_image_with_modes(
-        &files,
-        &[("bin/busybox", 0o755)],
+    images::busybox_image(
+        &[("www/index.html", b"Hello from busybox!\n".to_vec())],
+        &["/bin/busybox", "httpd", "-f"],
         "localhost/busybox-httpd:v1",
         dir,
     )

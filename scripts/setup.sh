@@ -4,7 +4,8 @@
 set -euo pipefail
 
 APT_PACKAGES=(protobuf-compiler libseccomp-dev pkg-config curl runc debian-archive-keyring
-  docker-registry redis-server mosquitto postgresql mariadb-server wrk busybox-static)
+  docker-registry redis-server mosquitto postgresql mariadb-server wrk busybox-static
+  containernetworking-plugins)
 WASM_TARGETS=(wasm32-wasip1 wasm32-wasip2 wasm32-unknown-unknown)
 
 missing=()

@@ -44,7 +44,23 @@ fn spinrt(args: &[&str], config: &Path, bin_dir: &Path) -> String {
     stderr
 }
 
-/// Starts containerd on `config` until it answers, then stops it; returns `config dump`.
+/// An admin's minimal config: containerd's defaults for everything but the paths.
+fn minimal_config(version: Version, dir: &Path) -> String {
+    spinrt_tests::containerd::Containerd::base_config(version, dir)
+        .replace("/root\"", "/root\" # keep images on the data disk")
+        .replace("containerd.sock", "state/containerd.sock")
+}
+
+/// The CRI plugin that holds the runtimes, as `ctr plugins ls` names it (type.id).
+fn cri_plugin(version: Version) -> &'static str {
+    match version {
+        Version::V1_7 => "io.containerd.grpc.v1.cri",
+        Version::V2_1 => "io.containerd.cri.v1.runtime",
+    }
+}
+
+/// Starts containerd on `config` until it answers and its CRI plugin loaded, then stops it;
+/// returns `config dump`.
 fn accepted_by_containerd(version: Version, config: &Path, dir: &Path) -> String {
     let containerd = version.bin_dir().join("containerd");
     let dump = Command::new(&containerd)
@@ -67,50 +83,60 @@ fn accepted_by_containerd(version: Version, config: &Path, dir: &Path) -> String
         .spawn()
         .unwrap();
     let socket = dir.join("state/containerd.sock");
-    let start = Instant::now();
-    let answered = loop {
-        let version_ok = Command::new(version.bin_dir().join("ctr"))
+    let ctr = |args: &[&str]| {
+        Command::new(version.bin_dir().join("ctr"))
             .arg("--address")
             .arg(&socket)
-            .arg("version")
+            .args(args)
             .output()
-            .is_ok_and(|o| o.status.success());
+            .ok()
+            .filter(|o| o.status.success())
+            .map(|o| String::from_utf8_lossy(&o.stdout).into_owned())
+    };
+    let start = Instant::now();
+    let answered = loop {
+        let version_ok = ctr(&["version"]).is_some();
         if version_ok || start.elapsed() > Duration::from_secs(30) {
             break version_ok;
         }
         std::thread::sleep(Duration::from_millis(100));
     };
+    let plugins = ctr(&["plugins", "ls"]).unwrap_or_default();
     let _ = Command::new("kill").arg(child.id().to_string()).status();
     let _ = child.wait();
-    assert!(
-        answered,
-        "containerd did not start:\n{}",
-        std::fs::read_to_string(&log).unwrap()
+    let log = std::fs::read_to_string(&log).unwrap();
+    assert!(answered, "containerd did not start:\n{log}");
+    // A config containerd starts on may still leave CRI unloaded, and then no pod runs.
+    let cri_status = plugins.lines().find_map(|l| {
+        let f: Vec<_> = l.split_whitespace().collect();
+        (f.len() >= 3 && format!("{}.{}", f[0], f[1]) == cri_plugin(version))
+            .then(|| f[f.len() - 1])
+    });
+    assert_eq!(
+        cri_status,
+        Some("ok"),
+        "CRI did not load:\n{plugins}\n{log}"
     );
     String::from_utf8(dump.stdout).unwrap()
 }
 
-fn install_and_uninstall(version: Version) {
+fn install_and_uninstall(version: Version, config_of: fn(Version, &Path) -> String) {
     let dir = tempfile::Builder::new()
         .prefix("inst")
         .tempdir_in("/tmp")
         .unwrap();
     let config = dir.path().join("config.toml");
     let bin_dir = dir.path().join("bin");
-    let original = node_config(version, dir.path());
+    let original = config_of(version, dir.path());
     std::fs::write(&config, &original).unwrap();
 
     spinrt(&["install"], &config, &bin_dir);
     let once = std::fs::read_to_string(&config).unwrap();
     assert_ne!(once, original);
-    assert!(
-        once.starts_with("# Managed by the platform team"),
-        "comment lost"
-    );
-    assert!(
-        once.contains("SystemdCgroup = true # our nodes use systemd"),
-        "setting lost"
-    );
+    // The admin's comments and settings stay.
+    for line in original.lines().filter(|l| l.contains('#')) {
+        assert!(once.contains(line), "lost {line:?}:\n{once}");
+    }
     assert_eq!(
         std::fs::read_to_string(dir.path().join("config.toml.spinrt-backup")).unwrap(),
         original
@@ -131,10 +157,7 @@ fn install_and_uninstall(version: Version) {
     assert_eq!(std::fs::read_to_string(&config).unwrap(), once);
 
     let dump = accepted_by_containerd(version, &config, dir.path());
-    let plugin = match version {
-        Version::V1_7 => "io.containerd.grpc.v1.cri",
-        Version::V2_1 => "io.containerd.cri.v1.runtime",
-    };
+    let plugin = cri_plugin(version);
     let section = dump
         .split("\n[")
         .chain(dump.split("\n  ["))
@@ -149,12 +172,21 @@ fn install_and_uninstall(version: Version) {
 
 #[test]
 fn install_and_uninstall_on_containerd_1_7_config_v2() {
-    install_and_uninstall(Version::V1_7);
+    install_and_uninstall(Version::V1_7, node_config);
 }
 
 #[test]
 fn install_and_uninstall_on_containerd_2_1_config_v3() {
-    install_and_uninstall(Version::V2_1);
+    install_and_uninstall(Version::V2_1, node_config);
+}
+
+/// A config that names no runtime: containerd 1.7 would lose its built-in runc (and CRI with
+/// it) if the installer only added `spin`.
+#[test]
+fn install_and_uninstall_on_minimal_configs() {
+    for version in Version::ALL {
+        install_and_uninstall(version, minimal_config);
+    }
 }
 
 #[test]

@@ -56,8 +56,39 @@ pub struct Containerd {
 }
 
 impl Containerd {
-    /// Starts a private containerd and waits until it answers.
+    /// Starts a private containerd without its CRI plugin and waits until it answers.
     pub fn start(version: Version) -> Self {
+        Self::start_with(version, |root| {
+            let disabled = match version {
+                Version::V1_7 => r#"["io.containerd.grpc.v1.cri"]"#,
+                Version::V2_1 => {
+                    r#"["io.containerd.cri.v1.runtime", "io.containerd.cri.v1.images", "io.containerd.grpc.v1.cri"]"#
+                }
+            };
+            format!(
+                "disabled_plugins = {disabled}\n{}",
+                Self::base_config(version, root)
+            )
+        })
+    }
+
+    /// The settings every private containerd has: config version, root, state and socket
+    /// under `root`. Plugin tables go after it.
+    pub fn base_config(version: Version, root: &Path) -> String {
+        let config_version = match version {
+            Version::V1_7 => 2,
+            Version::V2_1 => 3,
+        };
+        format!(
+            "version = {config_version}\nroot = \"{r}/root\"\nstate = \"{r}/state\"\n\
+             [grpc]\n  address = \"{r}/containerd.sock\"\n",
+            r = root.display()
+        )
+    }
+
+    /// Starts a private containerd with the config `config(root)` returns, and waits until it
+    /// answers.
+    pub fn start_with(version: Version, config: impl FnOnce(&Path) -> String) -> Self {
         let bin_dir = version.bin_dir();
         assert!(
             bin_dir.join("containerd").is_file(),
@@ -74,21 +105,7 @@ impl Containerd {
         std::fs::create_dir_all(&shim_dir).unwrap();
         let shim = crate::bins::bin("containerd-shim-spin-v2");
         std::os::unix::fs::symlink(&shim, shim_dir.join("containerd-shim-spin-v2")).unwrap();
-        let config = match version {
-            Version::V1_7 => format!(
-                "version = 2\nroot = \"{r}/root\"\nstate = \"{r}/state\"\n\
-                 disabled_plugins = [\"io.containerd.grpc.v1.cri\"]\n\
-                 [grpc]\n  address = \"{r}/containerd.sock\"\n",
-                r = root.display()
-            ),
-            Version::V2_1 => format!(
-                "version = 3\nroot = \"{r}/root\"\nstate = \"{r}/state\"\n\
-                 disabled_plugins = [\"io.containerd.cri.v1.runtime\", \"io.containerd.cri.v1.images\", \"io.containerd.grpc.v1.cri\"]\n\
-                 [grpc]\n  address = \"{r}/containerd.sock\"\n",
-                r = root.display()
-            ),
-        };
-        std::fs::write(root.join("config.toml"), config).unwrap();
+        std::fs::write(root.join("config.toml"), config(root)).unwrap();
         let path = format!(
             "{}:{}:{}",
             shim_dir.display(),
@@ -282,10 +299,15 @@ impl Containerd {
 
 impl Drop for Containerd {
     fn drop(&mut self) {
-        for (id, _, _) in self.tasks_quiet() {
-            let _ = self.ctr(&["task", "kill", "--signal", "SIGKILL", &id]);
-            let _ = self.ctr(&["task", "delete", "--force", &id]);
-            let _ = self.ctr(&["container", "delete", &id]);
+        // Every namespace: the CRI plugin keeps its pods in `k8s.io`.
+        for ns in self.quiet_lines(&["namespaces", "ls", "-q"]) {
+            for id in self.quiet_lines(&["-n", &ns, "task", "ls", "-q"]) {
+                let _ = self.ctr(&["-n", &ns, "task", "kill", "--signal", "SIGKILL", &id]);
+                let _ = self.ctr(&["-n", &ns, "task", "delete", "--force", &id]);
+            }
+            for id in self.quiet_lines(&["-n", &ns, "container", "ls", "-q"]) {
+                let _ = self.ctr(&["-n", &ns, "container", "delete", &id]);
+            }
         }
         unsafe_signal(self.child.id(), "TERM");
         let start = Instant::now();
@@ -309,12 +331,13 @@ impl Drop for Containerd {
 }
 
 impl Containerd {
-    fn tasks_quiet(&self) -> Vec<(String, String, String)> {
-        let out = self.ctr(&["task", "ls", "-q"]);
+    /// The lines `ctr ARGS` prints, or none when it fails.
+    fn quiet_lines(&self, args: &[&str]) -> Vec<String> {
+        let out = self.ctr(args);
         String::from_utf8_lossy(&out.stdout)
             .lines()
-            .map(|l| (l.trim().to_string(), String::new(), String::new()))
-            .filter(|(id, _, _)| !id.is_empty())
+            .map(|l| l.trim().to_string())
+            .filter(|l| !l.is_empty())
             .collect()
     }
 }

@@ -40,15 +40,33 @@ pub fn spin_artifact_with_locked_app(
     write(&image_of(config, layers), reference, dir)
 }
 
-/// An ordinary Linux image whose rootfs holds `files` (path, bytes): no Spin layers at all.
+/// An ordinary Linux image whose rootfs holds `files` (path, bytes), command `/`: no Spin
+/// layers at all.
 pub fn plain_image(files: &[(&str, Vec<u8>)], reference: &str, dir: &Path) -> PathBuf {
-    plain_image_with_modes(files, &[], reference, dir)
+    linux_image(files, &[], &["/"], reference, dir)
 }
 
-/// [`plain_image`], with the file modes `modes` names (others are 0644).
-pub fn plain_image_with_modes(
+/// A Linux image holding Debian's static busybox as `/bin/busybox` (mode 0755) and `files`,
+/// running `cmd`: the tests' pause image, sidecar and container baseline.
+pub fn busybox_image(
+    files: &[(&str, Vec<u8>)],
+    cmd: &[&str],
+    reference: &str,
+    dir: &Path,
+) -> PathBuf {
+    let busybox =
+        std::fs::read("/bin/busybox").expect("busybox-static (apt-get install busybox-static)");
+    let mut all = vec![("bin/busybox", busybox)];
+    all.extend(files.iter().cloned());
+    linux_image(&all, &[("bin/busybox", 0o755)], cmd, reference, dir)
+}
+
+/// A Linux image whose rootfs holds `files` with the modes `modes` names (others 0644),
+/// running `cmd`.
+pub fn linux_image(
     files: &[(&str, Vec<u8>)],
     modes: &[(&str, u32)],
+    cmd: &[&str],
     reference: &str,
     dir: &Path,
 ) -> PathBuf {
@@ -73,7 +91,7 @@ pub fn plain_image_with_modes(
         media_types::OCI_CONFIG,
         serde_json::to_vec(&json!({
             "architecture": "amd64", "os": "linux",
-            "config": {"Cmd": ["/"]},
+            "config": {"Cmd": cmd},
             "rootfs": {"type": "layers", "diff_ids": [layer.digest]},
         }))
         .unwrap(),

@@ -5,6 +5,7 @@ pub mod apps;
 pub mod bins;
 pub mod conformance;
 pub mod containerd;
+pub mod cri;
 pub mod images;
 pub mod net;
 pub mod netns;

@@ -42,14 +42,7 @@ impl Sandbox for SpinSandbox {
     async fn can_handle(&self, ctx: &impl RuntimeContext) -> Result<()> {
         match ctx.entrypoint().source {
             Source::Oci(_) => Ok(()),
-            Source::File(path) => {
-                let manifest = manifest_in(&path);
-                if manifest.is_file() {
-                    Ok(())
-                } else {
-                    bail!("no Spin app: {} does not exist", manifest.display())
-                }
-            }
+            Source::File(path) => manifest_in(&path).map(|_| ()),
         }
     }
 }
@@ -59,7 +52,7 @@ async fn serve(ctx: &impl RuntimeContext) -> Result<()> {
     let work_dir = work_dir()?;
     let app = match ctx.entrypoint().source {
         Source::Oci(layers) => app_from_layers(layers, &work_dir.join("app"))?,
-        Source::File(path) => spinrt_app::manifest::load(&manifest_in(&path))?,
+        Source::File(path) => spinrt_app::manifest::load(&manifest_in(&path)?)?,
     };
     let config = EngineConfig {
         // Tasks do not share a filesystem with the host; runwasi's content store is the
@@ -112,18 +105,29 @@ fn app_from_layers(layers: &[WasmLayer], dir: &Path) -> Result<App> {
     Ok(spinrt_oci::read_layers(&layers, dir)?)
 }
 
-/// `spin.toml` in the directory the command names, or the file itself.
-fn manifest_in(path: &Path) -> PathBuf {
+/// The Spin manifest the command names: `spin.toml` in a directory (`command: ["/"]`), or a
+/// `.toml` file. Any other command (the pod's pause binary, a sidecar's shell) is not a Spin
+/// app, so runwasi runs it as an ordinary Linux container.
+fn manifest_in(path: &Path) -> Result<PathBuf> {
     let path = if path.as_os_str().is_empty() {
         Path::new("/")
     } else {
         path
     };
-    if path.is_dir() {
+    let manifest = if path.is_dir() {
         path.join(spinrt_app::manifest::MANIFEST_FILE)
-    } else {
+    } else if path.extension().is_some_and(|e| e == "toml") {
         path.to_path_buf()
+    } else {
+        bail!(
+            "no Spin app: {} is not a directory or a .toml file",
+            path.display()
+        )
+    };
+    if !manifest.is_file() {
+        bail!("no Spin app: {} does not exist", manifest.display());
     }
+    Ok(manifest)
 }
 
 /// A writable directory for the app: in the task's rootfs, else the temp dir (read-only root).

@@ -24,15 +24,23 @@ pub enum ConfigError {
     NotATable(String),
 }
 
+const V2_RUNTIMES: [&str; 4] = [
+    "plugins",
+    "io.containerd.grpc.v1.cri",
+    "containerd",
+    "runtimes",
+];
+/// containerd 1.6/1.7 replace their built-in runtimes with the ones a config names, and then
+/// refuse to load CRI when `default_runtime_name` (`runc` unless set) is not among them: every
+/// pod on the node would fail. A config that names no runc gets it back, marked so uninstall
+/// takes it out again. containerd 2.x keeps its built-in runc.
+const V2_DEFAULT_RUNTIME: &str = "runc";
+const RUNC_MARKER: &str = "# added by spinrt install: containerd 1.7 drops its built-in runc once a config names a runtime";
+
 /// The path of the CRI runtimes table for a config version.
 fn runtimes_path(version: i64) -> Result<[&'static str; 4], ConfigError> {
     match version {
-        2 => Ok([
-            "plugins",
-            "io.containerd.grpc.v1.cri",
-            "containerd",
-            "runtimes",
-        ]),
+        2 => Ok(V2_RUNTIMES),
         3 => Ok([
             "plugins",
             "io.containerd.cri.v1.runtime",
@@ -57,6 +65,14 @@ fn parse(text: &str) -> Result<(DocumentMut, [&'static str; 4]), ConfigError> {
 /// write it (so applying twice changes nothing).
 pub fn add_runtime(text: &str) -> Result<Option<String>, ConfigError> {
     let (mut doc, path) = parse(text)?;
+    let default_runtime = doc
+        .get("plugins")
+        .and_then(|p| p.get(V2_RUNTIMES[1]))
+        .and_then(|c| c.get("containerd"))
+        .and_then(|c| c.get("default_runtime_name"))
+        .and_then(Item::as_str)
+        .unwrap_or(V2_DEFAULT_RUNTIME)
+        .to_string();
     let mut table = doc.as_table_mut();
     for (depth, key) in path.iter().enumerate() {
         let entry = table.entry(key).or_insert_with(|| {
@@ -71,6 +87,15 @@ pub fn add_runtime(text: &str) -> Result<Option<String>, ConfigError> {
     let existing = table.get(HANDLER).and_then(|t| t.get("runtime_type"));
     if existing.and_then(Item::as_str) == Some(RUNTIME_TYPE) {
         return Ok(None);
+    }
+    if path == V2_RUNTIMES
+        && default_runtime == V2_DEFAULT_RUNTIME
+        && !table.contains_key(V2_DEFAULT_RUNTIME)
+    {
+        let mut runc = Table::new();
+        runc.decor_mut().set_prefix(format!("{RUNC_MARKER}\n"));
+        runc.insert("runtime_type", value("io.containerd.runc.v2"));
+        table.insert(V2_DEFAULT_RUNTIME, Item::Table(runc));
     }
     let mut spin = Table::new();
     spin.insert("runtime_type", value(RUNTIME_TYPE));
@@ -88,10 +113,20 @@ pub fn remove_runtime(text: &str) -> Result<Option<String>, ConfigError> {
     Ok(Some(doc.to_string()))
 }
 
-/// Removes `spin` below `path`; prunes implicit tables left empty on the way back up.
+/// Removes `spin` (and the runc [`add_runtime`] added) below `path`; prunes implicit tables
+/// left empty on the way back up.
 fn remove_at(table: &mut Table, path: &[&str]) -> bool {
     let Some((first, rest)) = path.split_first() else {
-        return table.remove(HANDLER).is_some();
+        let added_runc = table
+            .get(V2_DEFAULT_RUNTIME)
+            .and_then(Item::as_table)
+            .and_then(|t| t.decor().prefix()?.as_str())
+            .is_some_and(|p| p.contains(RUNC_MARKER));
+        let removed = table.remove(HANDLER).is_some();
+        if removed && added_runc {
+            table.remove(V2_DEFAULT_RUNTIME);
+        }
+        return removed;
     };
     let Some(child) = table.get_mut(first).and_then(Item::as_table_mut) else {
         return false;
@@ -123,6 +158,17 @@ mod tests {
         assert_eq!(add_runtime(&added).unwrap(), None);
         assert_eq!(remove_runtime(&added).unwrap().unwrap(), V2);
         assert_eq!(remove_runtime(V2).unwrap(), None);
+    }
+
+    #[test]
+    fn a_minimal_version_2_config_keeps_runc() {
+        let added = add_runtime("version = 2\n").unwrap().unwrap();
+        let runc = added
+            .find("containerd.runtimes.runc]\nruntime_type = \"io.containerd.runc.v2\"")
+            .expect(&added);
+        assert!(runc < added.find("runtimes.spin]").unwrap(), "{added}");
+        assert_eq!(add_runtime(&added).unwrap(), None);
+        assert_eq!(remove_runtime(&added).unwrap().unwrap(), "version = 2\n");
     }
 
     #[test]

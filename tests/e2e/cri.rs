@@ -1,0 +1,214 @@
+//! Pods through CRI, the way kubelet runs them on a node where `spinrt install` added the
+//! `spin` handler: RunPodSandbox (handler `spin`), CreateContainer/StartContainer, HTTP to the
+//! pod IP, ContainerStatus, ContainerStats, the CRI log file, StopContainer, RemovePodSandbox.
+//!
+//! The handler applies to the whole pod: our shim runs the Spin container with wasmtime and
+//! hands every other container (the pause container, a busybox sidecar) to runwasi's Linux
+//! container executor.
+//!
+//! These tests start containerd, pods and a CNI bridge, so they need root (CI runs as root).
+
+use std::net::SocketAddr;
+use std::time::{Duration, Instant};
+
+use k8s_cri::v1::ContainerState;
+use spinrt_tests::containerd::{START_TIMEOUT, Version};
+use spinrt_tests::cri::{Node, Pod};
+use spinrt_tests::net::{blocking_get, wait_for_listener};
+use spinrt_tests::{apps, images};
+
+const APP_IMAGE: &str = "localhost/trap:v1";
+
+/// A node with the trap app imported (it answers, logs, burns CPU on request).
+fn node_with_app(version: Version) -> Node {
+    apps::ensure_built();
+    let node = Node::start(version);
+    let tar = images::spin_artifact("trap", APP_IMAGE, node.containerd().dir());
+    node.import(&tar);
+    node
+}
+
+/// The Spin container of `pod`, listening on the pod IP's port 80 (Spin's default).
+fn start_app(node: &Node, pod: &Pod) -> (String, SocketAddr) {
+    let id = node.start_container(pod, "app", APP_IMAGE, &["/"], &[]);
+    let addr: SocketAddr = format!("{}:80", pod.ip).parse().unwrap();
+    let deadline = Instant::now() + START_TIMEOUT;
+    while !wait_for_listener(addr, Duration::from_millis(500)) {
+        let state = node.container_status(&id).state;
+        assert!(
+            state == ContainerState::ContainerRunning as i32 && Instant::now() < deadline,
+            "the app never listened on {addr} (container state {state})\n{}",
+            node.containerd().log()
+        );
+    }
+    (id, addr)
+}
+
+/// Removes `pods` and checks the node kept nothing of them.
+fn remove_and_check_clean(node: &Node, pods: &[Pod]) {
+    for pod in pods {
+        node.remove_pod(&pod.id);
+    }
+    assert!(node.pods().is_empty(), "pods left: {:?}", node.pods());
+    assert!(node.containers().is_empty(), "containers left");
+    let ctd = node.containerd();
+    assert!(
+        ctd.shim_processes().is_empty(),
+        "shim processes left: {:?}",
+        ctd.shim_processes()
+    );
+    assert!(ctd.mounts().is_empty(), "mounts left: {:?}", ctd.mounts());
+    assert!(
+        node.addresses_in_use().is_empty(),
+        "pod addresses still allocated: {:?}",
+        node.addresses_in_use()
+    );
+}
+
+/// Waits until the container's CRI log holds `line` on `stream`.
+fn wait_for_log_line(node: &Node, container: &str, stream: &str, line: &str) {
+    let deadline = Instant::now() + Duration::from_secs(20);
+    loop {
+        let status = node.container_status(container);
+        let log = node.container_log(&status);
+        if log.iter().any(|(s, l)| s == stream && l == line) {
+            return;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "{stream} line {line:?} never reached the CRI log {}: {log:?}",
+            status.log_path
+        );
+        std::thread::sleep(Duration::from_millis(200));
+    }
+}
+
+fn spin_pod_lifecycle(version: Version) {
+    let node = node_with_app(version);
+    let pod = node.run_pod("spin-app");
+    let (app, addr) = start_app(&node, &pod);
+
+    assert_eq!(blocking_get(addr, "/ok"), (200, "still alive\n".into()));
+    let status = node.container_status(&app);
+    assert_eq!(status.state, ContainerState::ContainerRunning as i32);
+    assert!(!status.image_ref.is_empty(), "no image ref in {status:?}");
+
+    // What `kubectl logs` shows: the guest's stdout and stderr in the CRI log file.
+    assert_eq!(blocking_get(addr, "/log"), (200, "logged\n".into()));
+    wait_for_log_line(&node, &app, "stdout", "a line on stdout from the app");
+    wait_for_log_line(&node, &app, "stderr", "a line on stderr from the app");
+
+    // What the HPA scales on: CPU time and memory of the container's cgroup.
+    let before = node.container_stats(&app);
+    for _ in 0..3 {
+        assert_eq!(blocking_get(addr, "/busy"), (200, "busy done\n".into()));
+    }
+    let after = node.container_stats(&app);
+    let cpu = |s: &k8s_cri::v1::ContainerStats| {
+        s.cpu
+            .as_ref()
+            .and_then(|c| c.usage_core_nano_seconds.as_ref())
+            .map_or(0, |v| v.value)
+    };
+    let burnt = cpu(&after).saturating_sub(cpu(&before));
+    assert!(
+        burnt >= 500_000_000,
+        "3 × 300 ms of guest CPU, but ContainerStats reports {burnt} ns more ({} → {})",
+        cpu(&before),
+        cpu(&after)
+    );
+    let memory = after
+        .memory
+        .as_ref()
+        .and_then(|m| m.working_set_bytes.as_ref())
+        .map_or(0, |v| v.value);
+    assert!(
+        memory > 1 << 20,
+        "working set of {memory} bytes is not a running wasmtime"
+    );
+
+    // Graceful stop: SIGTERM, the server drains and exits 0 well within the grace period.
+    let took = node.stop_container(&app, 30);
+    let status = node.container_status(&app);
+    assert_eq!(status.state, ContainerState::ContainerExited as i32);
+    assert_eq!(status.exit_code, 0, "{}", status.message);
+    assert!(
+        took < Duration::from_secs(10),
+        "StopContainer took {took:?}: SIGTERM was not handled"
+    );
+
+    remove_and_check_clean(&node, &[pod]);
+}
+
+#[test]
+fn spin_pod_through_cri_on_containerd_2_1() {
+    spin_pod_lifecycle(Version::V2_1);
+}
+
+#[test]
+fn spin_pod_through_cri_on_containerd_1_7() {
+    spin_pod_lifecycle(Version::V1_7);
+}
+
+/// A busybox sidecar in the Spin pod reaches the app on localhost: one network namespace.
+#[test]
+fn sidecar_reaches_the_spin_app_on_localhost() {
+    let node = node_with_app(Version::V2_1);
+    let sidecar_image = "localhost/busybox:v1";
+    let tar = images::busybox_image(
+        &[],
+        &["/bin/busybox", "sh"],
+        sidecar_image,
+        node.containerd().dir(),
+    );
+    node.import(&tar);
+    let pod = node.run_pod("with-sidecar");
+    let (app, addr) = start_app(&node, &pod);
+    // Bounded: 60 tries a second apart, then it idles so its state can be checked.
+    let script = "for i in $(/bin/busybox seq 60); do \
+                  /bin/busybox wget -q -O- http://127.0.0.1:80/sidecar && break; \
+                  /bin/busybox sleep 1; done; exec /bin/busybox sleep 600";
+    let sidecar = node.start_container(
+        &pod,
+        "sidecar",
+        sidecar_image,
+        &["/bin/busybox", "sh", "-c", script],
+        &[],
+    );
+    wait_for_log_line(&node, &sidecar, "stdout", "still alive");
+    for id in [&app, &sidecar] {
+        assert_eq!(
+            node.container_status(id).state,
+            ContainerState::ContainerRunning as i32
+        );
+    }
+    assert_eq!(blocking_get(addr, "/ok").0, 200);
+    remove_and_check_clean(&node, &[pod]);
+}
+
+/// Ten pods of one app: all answer at once, all go away.
+#[test]
+fn ten_pods_of_one_app_answer_and_are_removed() {
+    let node = node_with_app(Version::V2_1);
+    let mut pods = Vec::new();
+    let mut addrs = Vec::new();
+    for i in 0..10 {
+        let pod = node.run_pod(&format!("replica-{i}"));
+        let (_, addr) = start_app(&node, &pod);
+        pods.push(pod);
+        addrs.push(addr);
+    }
+    let distinct: std::collections::HashSet<_> = addrs.iter().map(|a| a.ip()).collect();
+    assert_eq!(distinct.len(), 10, "pods share addresses: {addrs:?}");
+    let answers: Vec<_> = std::thread::scope(|s| {
+        let handles: Vec<_> = addrs
+            .iter()
+            .map(|&addr| s.spawn(move || blocking_get(addr, "/ok")))
+            .collect();
+        handles.into_iter().map(|h| h.join().unwrap()).collect()
+    });
+    for (addr, answer) in addrs.iter().zip(&answers) {
+        assert_eq!(answer, &(200, "still alive\n".to_string()), "pod at {addr}");
+    }
+    remove_and_check_clean(&node, &pods);
+}
