@@ -13,7 +13,7 @@ use std::time::{Duration, Instant};
 
 use k8s_cri::v1::ContainerState;
 use spinrt_tests::containerd::{START_TIMEOUT, Version};
-use spinrt_tests::cri::{Node, Pod};
+use spinrt_tests::cri::{ContainerSpec, Node, Pod};
 use spinrt_tests::net::{blocking_get, wait_for_listener};
 use spinrt_tests::{apps, images};
 
@@ -30,7 +30,14 @@ fn node_with_app(version: Version) -> Node {
 
 /// The Spin container of `pod`, listening on the pod IP's port 80 (Spin's default).
 fn start_app(node: &Node, pod: &Pod) -> (String, SocketAddr) {
-    let id = node.start_container(pod, "app", APP_IMAGE, &["/"], &[]);
+    // The limit deploy/example/silly-demo.yaml sets.
+    let spec = ContainerSpec {
+        name: "app",
+        image: APP_IMAGE,
+        command: &["/"],
+        memory_limit_bytes: 128 << 20,
+    };
+    let id = node.start_container(pod, spec);
     let addr: SocketAddr = format!("{}:80", pod.ip).parse().unwrap();
     let deadline = Instant::now() + START_TIMEOUT;
     while !wait_for_listener(addr, Duration::from_millis(500)) {
@@ -126,6 +133,10 @@ fn spin_pod_lifecycle(version: Version) {
         memory > 1 << 20,
         "working set of {memory} bytes is not a running wasmtime"
     );
+    eprintln!(
+        "app container: working set {} KiB, CPU {burnt} ns for 3 × /busy",
+        memory >> 10
+    );
 
     // Graceful stop: SIGTERM, the server drains and exits 0 well within the grace period.
     let took = node.stop_container(&app, 30);
@@ -168,13 +179,13 @@ fn sidecar_reaches_the_spin_app_on_localhost() {
     let script = "for i in $(/bin/busybox seq 60); do \
                   /bin/busybox wget -q -O- http://127.0.0.1:80/sidecar && break; \
                   /bin/busybox sleep 1; done; exec /bin/busybox sleep 600";
-    let sidecar = node.start_container(
-        &pod,
-        "sidecar",
-        sidecar_image,
-        &["/bin/busybox", "sh", "-c", script],
-        &[],
-    );
+    let spec = ContainerSpec {
+        name: "sidecar",
+        image: sidecar_image,
+        command: &["/bin/busybox", "sh", "-c", script],
+        memory_limit_bytes: 0,
+    };
+    let sidecar = node.start_container(&pod, spec);
     wait_for_log_line(&node, &sidecar, "stdout", "still alive");
     for id in [&app, &sidecar] {
         assert_eq!(

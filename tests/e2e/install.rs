@@ -222,3 +222,33 @@ fn a_config_containerd_cannot_take_is_refused_untouched() {
         );
     }
 }
+
+/// The DaemonSet's way: the node's root mounted in the pod, default paths taken inside it.
+#[test]
+fn installs_into_a_node_root_mounted_elsewhere() {
+    let node = tempfile::tempdir().unwrap();
+    let config = node.path().join("etc/containerd/config.toml");
+    std::fs::create_dir_all(config.parent().unwrap()).unwrap();
+    let original = node_config(Version::V2_1, node.path());
+    std::fs::write(&config, &original).unwrap();
+    let run = |command: &str| {
+        let out = Command::new(bin("spinrt"))
+            .args([command, "--no-restart", "--host-root"])
+            .arg(node.path())
+            .output()
+            .unwrap();
+        assert!(
+            out.status.success(),
+            "spinrt {command}: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+    };
+    run("install");
+    let shim = node.path().join("usr/local/bin/containerd-shim-spin-v2");
+    assert!(shim.is_file());
+    let patched = std::fs::read_to_string(&config).unwrap();
+    assert!(patched.contains("runtimes.spin]"), "{patched}");
+    run("uninstall");
+    assert_eq!(std::fs::read_to_string(&config).unwrap(), original);
+    assert!(!shim.exists());
+}

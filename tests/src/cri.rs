@@ -34,6 +34,15 @@ pub struct Node {
     logs: tempfile::TempDir,
 }
 
+/// A container of a pod, as a pod spec describes it.
+pub struct ContainerSpec<'a> {
+    pub name: &'a str,
+    pub image: &'a str,
+    pub command: &'a [&'a str],
+    /// `resources.limits.memory`; 0 for none.
+    pub memory_limit_bytes: i64,
+}
+
 /// A pod the test asked for: its sandbox id, config (CreateContainer needs it again) and IP.
 pub struct Pod {
     pub id: String,
@@ -174,32 +183,26 @@ impl Node {
             .expect("PodSandboxStatus without a status")
     }
 
-    /// CreateContainer + StartContainer in `pod`; `image` must have been imported.
-    pub fn start_container(
-        &self,
-        pod: &Pod,
-        name: &str,
-        image: &str,
-        command: &[&str],
-        envs: &[(&str, &str)],
-    ) -> String {
+    /// CreateContainer + StartContainer in `pod`; the image must have been imported.
+    pub fn start_container(&self, pod: &Pod, spec: ContainerSpec) -> String {
+        let name = spec.name;
         let config = cri::ContainerConfig {
             metadata: Some(cri::ContainerMetadata {
                 name: name.to_string(),
                 attempt: 0,
             }),
             image: Some(cri::ImageSpec {
-                image: image.to_string(),
+                image: spec.image.to_string(),
                 ..Default::default()
             }),
-            command: command.iter().map(|s| s.to_string()).collect(),
-            envs: envs
-                .iter()
-                .map(|(k, v)| cri::KeyValue {
-                    key: k.to_string(),
-                    value: v.to_string(),
-                })
-                .collect(),
+            command: spec.command.iter().map(|s| s.to_string()).collect(),
+            linux: Some(cri::LinuxContainerConfig {
+                resources: Some(cri::LinuxContainerResources {
+                    memory_limit_in_bytes: spec.memory_limit_bytes,
+                    ..Default::default()
+                }),
+                ..Default::default()
+            }),
             log_path: format!("{name}/0.log"),
             ..Default::default()
         };

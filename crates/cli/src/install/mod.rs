@@ -25,6 +25,11 @@ pub struct NodeArgs {
     /// Do not restart containerd (it picks the change up on its next start).
     #[arg(long)]
     no_restart: bool,
+    /// Where the node's root filesystem is mounted (a DaemonSet's hostPath volume): the paths
+    /// above are taken inside it, and containerd is restarted in the node's namespaces (the
+    /// pod needs `hostPID: true`).
+    #[arg(long, default_value = "/")]
+    host_root: PathBuf,
 }
 
 /// Install the shim and add the `spin` runtime handler to containerd's config.
@@ -54,11 +59,11 @@ impl InstallCommand {
                 .join(SHIM),
         };
         // The config is checked before anything on the node changes.
-        let config = &self.node.containerd_config;
+        let config = &self.node.on_node(&self.node.containerd_config);
         let text = read_config(config)?;
         let patched = add_runtime(&text).with_context(|| format!("{}", config.display()))?;
 
-        let target = self.node.bin_dir.join(SHIM);
+        let target = self.node.on_node(&self.node.bin_dir).join(SHIM);
         copy_atomically(&shim, &target, 0o755)
             .with_context(|| format!("installing {} as {}", shim.display(), target.display()))?;
         log::info!("installed {}", target.display());
@@ -86,7 +91,7 @@ impl InstallCommand {
 
 impl UninstallCommand {
     pub fn run(self) -> anyhow::Result<()> {
-        let config = &self.node.containerd_config;
+        let config = &self.node.on_node(&self.node.containerd_config);
         let text = read_config(config)?;
         match remove_runtime(&text).with_context(|| format!("{}", config.display()))? {
             None => log::info!("{}: no runtime '{HANDLER}'", config.display()),
@@ -96,7 +101,7 @@ impl UninstallCommand {
                 self.node.restart_containerd()?;
             }
         }
-        let target = self.node.bin_dir.join(SHIM);
+        let target = self.node.on_node(&self.node.bin_dir).join(SHIM);
         match std::fs::remove_file(&target) {
             Ok(()) => log::info!("removed {}", target.display()),
             Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
@@ -107,18 +112,35 @@ impl UninstallCommand {
 }
 
 impl NodeArgs {
+    /// A path of the node, as seen from here.
+    fn on_node(&self, path: &Path) -> PathBuf {
+        self.host_root.join(path.strip_prefix("/").unwrap_or(path))
+    }
+
     fn restart_containerd(&self) -> anyhow::Result<()> {
         if self.no_restart {
             log::info!("not restarting containerd (--no-restart): restart it to load the change");
             return Ok(());
         }
-        if !Path::new("/run/systemd/system").is_dir() {
+        if !self.on_node(Path::new("/run/systemd/system")).is_dir() {
             log::warn!(
-                "no systemd here: restart containerd yourself so it loads the '{HANDLER}' runtime"
+                "no systemd on the node: restart containerd yourself so it loads the '{HANDLER}' \
+                 runtime"
             );
             return Ok(());
         }
-        let status = Command::new("systemctl")
+        let mut command = if self.host_root == Path::new("/") {
+            Command::new("systemctl")
+        } else {
+            // From a pod: PID 1 is the node's init (hostPID), so its namespaces are the node's.
+            let mut nsenter = Command::new("nsenter");
+            nsenter.args([
+                "--target", "1", "--mount", "--uts", "--ipc", "--net", "--pid",
+            ]);
+            nsenter.arg("systemctl");
+            nsenter
+        };
+        let status = command
             .args(["restart", "containerd"])
             .status()
             .context("running systemctl")?;
