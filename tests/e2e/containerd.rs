@@ -19,6 +19,8 @@ fn spin_artifact_is_served(version: Version) {
 
     let id = unique_id("routes");
     let addr = ctd.run_detached("localhost/routes:v1", &id, &[]);
+    let socket = ctd.shim_socket(&id);
+    assert!(socket.exists(), "no shim socket at {}", socket.display());
     assert!(
         ctd.tasks()
             .iter()
@@ -65,6 +67,7 @@ fn spin_artifact_is_served(version: Version) {
         ctd.shim_processes()
     );
     assert!(ctd.mounts().is_empty(), "mounts left: {:?}", ctd.mounts());
+    assert!(!socket.exists(), "shim socket left: {}", socket.display());
 }
 
 #[test]
@@ -270,6 +273,42 @@ fn sigterm_lets_an_in_flight_request_finish_and_metrics_report_the_task() {
     assert_eq!(in_flight.join().unwrap(), (200, "slow done\n".into()));
     let deleted = ctd.delete_once_stopped(&id);
     assert!(!deleted.contains("non-zero exit"), "{deleted}");
+}
+
+#[test]
+fn sigkill_ends_the_task_at_once_with_137() {
+    let dir = tempfile::tempdir().unwrap();
+    let ctd = Containerd::start(Version::V2_1);
+    let tar = images::spin_artifact("trap", "localhost/trap:v1", dir.path());
+    ctd.ctr_ok(&["images", "import", "--all-platforms", tar.to_str().unwrap()]);
+    let id = unique_id("sigkill");
+    let addr = ctd.run_detached("localhost/trap:v1", &id, &[]);
+    // A request in flight does not hold SIGKILL up.
+    let in_flight = std::thread::spawn(move || {
+        let rt = tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+            .unwrap();
+        rt.block_on(async {
+            net::client()
+                .get(format!("http://{addr}/slow"))
+                .send()
+                .await
+        })
+        .is_err()
+    });
+    std::thread::sleep(Duration::from_millis(300));
+    let killed = std::time::Instant::now();
+    ctd.ctr_ok(&["task", "kill", "--signal", "SIGKILL", &id]);
+    assert!(ctd.wait_for_status(&id, "STOPPED", Duration::from_secs(5)));
+    let took = killed.elapsed();
+    assert!(took < Duration::from_secs(1), "SIGKILL took {took:?}");
+    assert!(
+        in_flight.join().unwrap(),
+        "the request in flight was answered"
+    );
+    let deleted = ctd.delete_once_stopped(&id);
+    assert!(deleted.contains("137"), "exit status: {deleted}");
 }
 
 #[test]

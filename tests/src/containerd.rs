@@ -224,6 +224,19 @@ impl Containerd {
         pids
     }
 
+    /// The socket the shim of a running task listens on (its bundle's `address` file).
+    pub fn shim_socket(&self, id: &str) -> PathBuf {
+        let address_file = self
+            .dir
+            .path()
+            .join("state/io.containerd.runtime.v2.task/default")
+            .join(id)
+            .join("address");
+        let address = std::fs::read_to_string(&address_file)
+            .unwrap_or_else(|e| panic!("{}: {e}", address_file.display()));
+        PathBuf::from(address.trim().trim_start_matches("unix://"))
+    }
+
     /// Mounts below this containerd's directory.
     pub fn mounts(&self) -> Vec<String> {
         let marker = self.dir.path().to_string_lossy().to_string();
