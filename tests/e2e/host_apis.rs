@@ -20,36 +20,37 @@ fn runtime_config(dir: &Path) -> std::path::PathBuf {
     path
 }
 
+/// `spinrt up` of the host-apis app with state, cache and runtime config under `dir`, the
+/// required variable set and `envs` added.
+fn start(dir: &Path, envs: &[(&str, &str)], log: &str) -> Up {
+    let config = runtime_config(dir);
+    let args = [
+        "--runtime-config-file".to_string(),
+        config.display().to_string(),
+        "--state-dir".to_string(),
+        dir.join("state").display().to_string(),
+        "--cache-dir".to_string(),
+        dir.join("cache").display().to_string(),
+    ];
+    let args: Vec<&str> = args.iter().map(String::as_str).collect();
+    let mut envs = envs.to_vec();
+    envs.push(("SPIN_VARIABLE_SECRET_TOKEN", "s3cret"));
+    Up::try_start(
+        apps::manifest_dir("host-apis"),
+        &args,
+        &envs,
+        &dir.join(log),
+    )
+    .unwrap()
+}
+
 #[test]
 fn granted_interfaces_work_and_the_rest_are_refused() {
     let dir = tempfile::tempdir().unwrap();
     let upstream = services::http_echo();
     let port = upstream.port.to_string();
-    let config = runtime_config(dir.path());
-    let state = dir.path().join("state");
-    let args = [
-        "--runtime-config-file",
-        config.to_str().unwrap(),
-        "--state-dir",
-        state.to_str().unwrap(),
-        "--cache-dir",
-        dir.path().join("cache").to_str().unwrap(),
-    ]
-    .map(str::to_string);
-    let args: Vec<&str> = args.iter().map(String::as_str).collect();
-    let envs = [
-        ("SPIN_VARIABLE_SECRET_TOKEN", "s3cret"),
-        ("SPIN_VARIABLE_UPSTREAM_PORT", port.as_str()),
-    ];
-    let start = |log: &str| {
-        Up::try_start(
-            apps::manifest_dir("host-apis"),
-            &args,
-            &envs,
-            &dir.path().join(log),
-        )
-        .unwrap()
-    };
+    let envs = [("SPIN_VARIABLE_UPSTREAM_PORT", port.as_str())];
+    let start = |log: &str| start(dir.path(), &envs, log);
     let up = start("run1.log");
     let addr = up.addr;
 
@@ -128,6 +129,81 @@ fn granted_interfaces_work_and_the_rest_are_refused() {
         request(up.addr, "POST", "/granted/sqlite/default", "c"),
         (200, "a:1,bb:2,c:1".into())
     );
+}
+
+#[test]
+fn mysql_values_cross_both_ways_and_only_granted_servers_are_reached() {
+    let dir = tempfile::tempdir().unwrap();
+    let db = services::mariadb("spinrt");
+    let port = db.port.to_string();
+    let up = start(
+        dir.path(),
+        &[("SPIN_VARIABLE_MYSQL_PORT", port.as_str())],
+        "mysql.log",
+    );
+    let address = format!("mysql://spin:spin@127.0.0.1:{port}/spinrt");
+    let post = |component: &str, address: &str, name: &str| {
+        request(
+            up.addr,
+            "POST",
+            &format!("/{component}/mysql?{address}"),
+            name,
+        )
+    };
+
+    // Every value type of the table, as the guest sees it: column types from the server's
+    // metadata (signedness, binary vs text), values of those types, NULL as db-null.
+    let columns = "id:DbDataType::Int32,name:DbDataType::Str,age:DbDataType::Uint8,\
+                   weight:DbDataType::Floating64,big:DbDataType::Int64,\
+                   photo:DbDataType::Binary,note:DbDataType::Str";
+    let row = |id: u32, name: &str| {
+        format!(
+            "{name}: DbValue::Int32({id}),DbValue::Str(\"{name}\"),DbValue::Uint8(3),\
+             DbValue::Floating64(4.5),DbValue::Int64(-9007199254740993),\
+             DbValue::Binary([0, 1, 2, 255]),DbValue::DbNull"
+        )
+    };
+    assert_eq!(
+        post("granted", &address, "rex"),
+        (200, format!("{columns}\n{}", row(1, "rex")))
+    );
+    assert_eq!(
+        post("granted", &address, "bo"),
+        (
+            200,
+            format!("{columns}\n{}\n{}", row(1, "rex"), row(2, "bo"))
+        )
+    );
+
+    // The server's own errors come back as the interface's errors.
+    let (status, body) = post("granted", &address, &"x".repeat(100));
+    assert_eq!(status, 500);
+    assert!(
+        body.contains("QueryFailed") && body.contains("Data too long"),
+        "{body}"
+    );
+    let wrong_password = address.replace("spin:spin@", "spin:nope@");
+    let (status, body) = post("granted", &wrong_password, "x");
+    assert_eq!(status, 500);
+    assert!(
+        body.contains("ConnectionFailed") && body.contains("Access denied"),
+        "{body}"
+    );
+
+    // Not granted: refused before any connection, naming the address.
+    for (component, address) in [
+        ("denied", address.clone()),
+        ("granted", address.replace("127.0.0.1", "localhost")),
+    ] {
+        let (status, body) = post(component, &address, "x");
+        assert_eq!(status, 500, "{component} {address}");
+        assert!(
+            body.contains("ConnectionFailed") && body.contains("is not permitted"),
+            "{component} {address}: {body}"
+        );
+    }
+    let (_, body) = post("granted", "not a url", "x");
+    assert!(body.contains("invalid address"), "{body}");
 }
 
 #[test]

@@ -1,6 +1,6 @@
 //! Services the host-interface tests talk to, all on 127.0.0.1 and a free port, stopped on drop:
 //! an HTTP echo and a TCP echo (in-process, on a thread of their own), and Debian's
-//! `redis-server`, `mosquitto` and PostgreSQL 15 in temp directories.
+//! `redis-server`, `mosquitto`, PostgreSQL 15 and MariaDB in temp directories.
 
 use std::net::SocketAddr;
 use std::path::Path;
@@ -13,6 +13,9 @@ use crate::net::{free_port, wait_for_listener};
 pub struct Service {
     pub port: u16,
     child: Option<Child>,
+    /// What stops `child` fast and cleanly: SIGINT for most (PostgreSQL's "fast" mode);
+    /// mariadbd shuts down on SIGTERM only.
+    stop_signal: &'static str,
     _runtime: Option<tokio::runtime::Runtime>,
     _dir: Option<tempfile::TempDir>,
 }
@@ -20,9 +23,8 @@ pub struct Service {
 impl Drop for Service {
     fn drop(&mut self) {
         if let Some(child) = &mut self.child {
-            // SIGINT: a fast, clean shutdown for all three (PostgreSQL's "fast" mode).
             let _ = Command::new("kill")
-                .args(["-INT", &child.id().to_string()])
+                .args([self.stop_signal, &child.id().to_string()])
                 .status();
             let deadline = std::time::Instant::now() + Duration::from_secs(10);
             while std::time::Instant::now() < deadline {
@@ -86,6 +88,7 @@ pub fn http_echo() -> Service {
     Service {
         port,
         child: None,
+        stop_signal: "-INT",
         _runtime: Some(runtime),
         _dir: None,
     }
@@ -113,6 +116,7 @@ pub fn tcp_echo() -> Service {
     Service {
         port,
         child: None,
+        stop_signal: "-INT",
         _runtime: Some(runtime),
         _dir: None,
     }
@@ -137,6 +141,7 @@ pub fn redis() -> Service {
     Service {
         port,
         child: Some(child),
+        stop_signal: "-INT",
         _runtime: None,
         _dir: Some(dir),
     }
@@ -159,6 +164,7 @@ pub fn mqtt() -> Service {
     Service {
         port,
         child: Some(child),
+        stop_signal: "-INT",
         _runtime: None,
         _dir: Some(dir),
     }
@@ -246,6 +252,60 @@ pub fn postgres(database: &str, init: &[std::path::PathBuf]) -> Service {
     Service {
         port,
         child: Some(child),
+        stop_signal: "-INT",
+        _runtime: None,
+        _dir: Some(dir),
+    }
+}
+
+/// MariaDB with a database `database` that user `spin` (password `spin`) may use from
+/// 127.0.0.1, in its own temp data directory.
+pub fn mariadb(database: &str) -> Service {
+    let dir = tempfile::Builder::new()
+        .prefix("my")
+        .tempdir_in("/tmp")
+        .unwrap();
+    let data = dir.path().join("data");
+    let out = Command::new("mariadb-install-db")
+        .args(["--no-defaults", "--user=root", "--skip-test-db"])
+        .arg("--auth-root-authentication-method=normal")
+        .arg(format!("--datadir={}", data.display()))
+        .output()
+        .expect("mariadb-install-db (apt-get install mariadb-server)");
+    assert!(
+        out.status.success(),
+        "mariadb-install-db: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let port = free_port();
+    let socket = dir.path().join("sock");
+    let mut cmd = Command::new("mariadbd");
+    cmd.args(["--no-defaults", "--user=root", "--skip-log-bin"])
+        .args(["--bind-address=127.0.0.1", &format!("--port={port}")])
+        .arg(format!("--datadir={}", data.display()))
+        .arg(format!("--socket={}", socket.display()))
+        .arg(format!("--pid-file={}", dir.path().join("pid").display()));
+    let child = spawn_in(dir.path(), cmd);
+    await_port(port, "mariadbd", &dir.path().join("service.log"));
+    let sql = format!(
+        "CREATE DATABASE {database}; CREATE USER 'spin'@'%' IDENTIFIED BY 'spin'; \
+         GRANT ALL ON {database}.* TO 'spin'@'%';"
+    );
+    let out = Command::new("mariadb")
+        .args(["--no-defaults", "-uroot"])
+        .arg(format!("--socket={}", socket.display()))
+        .args(["-e", &sql])
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "mariadb: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    Service {
+        port,
+        child: Some(child),
+        stop_signal: "-TERM",
         _runtime: None,
         _dir: Some(dir),
     }

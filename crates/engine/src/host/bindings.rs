@@ -9,6 +9,7 @@ wasmtime::component::bindgen!({
         "fermyon:spin/sqlite.connection": super::sqlite::Connection,
         "fermyon:spin/redis.connection": super::redis::Connection,
         "fermyon:spin/mqtt.connection": super::mqtt::Connection,
+        "fermyon:spin/mysql.connection": super::mysql::Connection,
         "spin:postgres/postgres.connection": super::postgres::Connection,
     },
 });

@@ -8,6 +8,7 @@ mod bindings;
 pub mod http;
 pub mod key_value;
 pub mod mqtt;
+pub mod mysql;
 pub mod outbound;
 pub mod postgres;
 pub mod redis;
@@ -39,6 +40,7 @@ pub fn add_to_linker(linker: &mut Linker<InstanceState>) -> wasmtime::Result<()>
     redis::add_to_linker(linker)?;
     mqtt::add_to_linker(linker)?;
     postgres::add_to_linker(linker)?;
+    mysql::add_to_linker(linker)?;
     Ok(())
 }
 

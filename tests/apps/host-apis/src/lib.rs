@@ -5,9 +5,11 @@
 //! - `PUT /kv/LABEL/KEY` (body = value), `GET /kv/LABEL/KEY`, `GET /kv/LABEL` (the keys)
 //! - `POST /sqlite/NAME` (body = a note): stores it, answers every note so far
 //! - `GET /http?URL`: fetches URL (outbound HTTP), answers its status and body
+//! - `POST /mysql?ADDRESS` (body = a name): adds a row of every value type to a MySQL table,
+//!   answers the columns (`name:type`) and every row's values, one line each
 use spin_sdk::http::{Method, Request, Response};
 use spin_sdk::http_component;
-use spin_sdk::{key_value, sqlite, variables};
+use spin_sdk::{key_value, mysql, sqlite, variables};
 
 fn ok(body: impl Into<Vec<u8>>) -> Response {
     Response::new(200, body.into())
@@ -64,6 +66,13 @@ async fn handle(req: Request) -> Response {
                 Err(e) => failed(e),
             }
         }
+        (Method::Post, ["mysql"]) => {
+            let name = String::from_utf8_lossy(req.body()).into_owned();
+            match pets(req.query(), name) {
+                Ok(lines) => ok(lines.join("\n")),
+                Err(e) => failed(e),
+            }
+        }
         _ => Response::new(404, "no such test path"),
     }
 }
@@ -90,4 +99,42 @@ fn notes(name: &str, note: &[u8]) -> Result<Vec<String>, sqlite::Error> {
             )
         })
         .collect())
+}
+
+fn pets(address: &str, name: String) -> Result<Vec<String>, mysql::Error> {
+    use mysql::ParameterValue as P;
+    let db = mysql::Connection::open(address)?;
+    db.execute(
+        "CREATE TABLE IF NOT EXISTS pets (id INT AUTO_INCREMENT PRIMARY KEY, \
+         name VARCHAR(64) NOT NULL, age TINYINT UNSIGNED, weight DOUBLE, big BIGINT, \
+         photo VARBINARY(16), note TEXT)",
+        &[],
+    )?;
+    db.execute(
+        "INSERT INTO pets (name, age, weight, big, photo, note) VALUES (?, ?, ?, ?, ?, ?)",
+        &[
+            P::Str(name),
+            P::Uint8(3),
+            P::Floating64(4.5),
+            P::Int64(-9_007_199_254_740_993),
+            P::Binary(vec![0, 1, 2, 255]),
+            P::DbNull,
+        ],
+    )?;
+    let rows = db.query(
+        "SELECT id, name, age, weight, big, photo, note FROM pets WHERE age > ? ORDER BY id",
+        &[P::Int32(2)],
+    )?;
+    let columns: Vec<String> = rows
+        .columns
+        .iter()
+        .map(|c| format!("{}:{:?}", c.name, c.data_type))
+        .collect();
+    let mut lines = vec![columns.join(",")];
+    for row in &rows.rows {
+        let name = <String as mysql::Decode>::decode(&row[1])?;
+        let values: Vec<String> = row.iter().map(|v| format!("{v:?}")).collect();
+        lines.push(format!("{name}: {}", values.join(",")));
+    }
+    Ok(lines)
 }
