@@ -262,8 +262,9 @@ fn sigterm_lets_an_in_flight_request_finish_and_metrics_report_the_task() {
     let memory = value("memory.usage_in_bytes ");
     let cpu = value("cpuacct.usage ");
     assert!(memory > 1 << 20, "memory usage {memory}:\n{metrics}");
+    // At least 100 ms of the 600 ms busy loop, however loaded the machine (see tests/e2e/cri.rs).
     assert!(
-        cpu >= 400_000_000,
+        cpu >= 100_000_000,
         "600 ms of guest CPU, {cpu} ns reported:\n{metrics}"
     );
 

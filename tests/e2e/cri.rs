@@ -118,8 +118,11 @@ fn spin_pod_lifecycle(version: Version) {
             .map_or(0, |v| v.value)
     };
     let burnt = cpu(&after).saturating_sub(cpu(&before));
+    // The guest busy-loops on wall time, so a loaded machine gives it less CPU than 900 ms;
+    // 100 ms still tells a right figure from the wrong ones (0 on cgroup v1, microseconds read
+    // as nanoseconds on v2).
     assert!(
-        burnt >= 500_000_000,
+        burnt >= 100_000_000,
         "3 × 300 ms of guest CPU, but ContainerStats reports {burnt} ns more ({} → {})",
         cpu(&before),
         cpu(&after)

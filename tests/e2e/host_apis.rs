@@ -277,3 +277,24 @@ fn bad_configuration_stops_the_app_with_the_reason() {
         }
     }
 }
+
+/// spin-sdk 5's SQLite is Spin 3's interface: the same databases, plus the row id of the last
+/// insert and the rows the last statement changed, per connection.
+#[test]
+fn spin_3_sqlite_reports_the_last_insert_and_changes() {
+    let dir = tempfile::tempdir().unwrap();
+    let state = dir.path().join("state");
+    let up = Up::start(
+        apps::manifest_dir("sdk5"),
+        &["--state-dir", state.to_str().unwrap()],
+        &dir.path().join("sdk5.log"),
+    );
+    assert_eq!(
+        request(up.addr, "POST", "/sqlite3", "a"),
+        (200, "rowid=1 inserted=1 updated=1 notes=a".into())
+    );
+    assert_eq!(
+        request(up.addr, "POST", "/sqlite3", "b"),
+        (200, "rowid=2 inserted=1 updated=2 notes=a,b".into())
+    );
+}

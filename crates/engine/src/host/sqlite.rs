@@ -1,4 +1,6 @@
-//! `fermyon:spin/sqlite`: databases a component is granted with `sqlite_databases`.
+//! `fermyon:spin/sqlite@2.0.0` and `spin:sqlite/sqlite@3.0.0` (the same interface plus
+//! `last-insert-rowid` and `changes`): databases a component is granted with
+//! `sqlite_databases`. Both versions share one implementation over rusqlite's values.
 //!
 //! `default` is a SQLite file under the app's state directory (in memory without one); the
 //! runtime config may place it elsewhere and define other names (`[sqlite_database.NAME]`,
@@ -9,10 +11,11 @@ use std::collections::BTreeMap;
 use std::path::Path;
 use std::sync::{Arc, Mutex};
 
-use rusqlite::types::{ToSqlOutput, ValueRef};
+use rusqlite::types::{Value as SqlValue, ValueRef};
 use wasmtime::component::{HasData, Linker, Resource, ResourceTable};
 
-use super::bindings::fermyon::spin::sqlite::{self, Error, QueryResult, RowResult, Value};
+use super::bindings::fermyon::spin::sqlite as v2;
+use super::bindings::spin::sqlite::sqlite as v3;
 use crate::runtime_config::{SpinStore, SqliteDatabaseConfig};
 use crate::{EngineError, InstanceState};
 
@@ -21,8 +24,13 @@ pub struct Database {
     db: Mutex<rusqlite::Connection>,
 }
 
-/// An open connection, as the guest holds it.
-pub struct Connection(Arc<Database>);
+/// An open connection, as the guest holds it: the shared database, and what its own last
+/// statement did (other instances' statements do not change these).
+pub struct Connection {
+    database: Arc<Database>,
+    last_insert_rowid: i64,
+    changes: u64,
+}
 
 /// The app's databases, by name.
 pub struct AppSqlite {
@@ -97,13 +105,15 @@ fn open(name: &str, file: Option<&Path>) -> Result<Database, EngineError> {
 pub struct ComponentSqlite(Arc<BTreeMap<String, Arc<Database>>>);
 
 pub fn add_to_linker(linker: &mut Linker<InstanceState>) -> wasmtime::Result<()> {
-    sqlite::add_to_linker::<_, Sqlite>(linker, |s| {
+    fn view(s: &mut InstanceState) -> SqliteView<'_> {
         let (host, table) = s.host_and_table();
         SqliteView {
             granted: &host.sqlite,
             table,
         }
-    })
+    }
+    v2::add_to_linker::<_, Sqlite>(linker, view)?;
+    v3::add_to_linker::<_, Sqlite>(linker, view)
 }
 
 struct Sqlite;
@@ -117,38 +127,167 @@ pub struct SqliteView<'a> {
     table: &'a mut ResourceTable,
 }
 
-impl sqlite::Host for SqliteView<'_> {}
+/// What went wrong, before it becomes either version's error.
+enum Failure {
+    AccessDenied,
+    InvalidConnection,
+    DatabaseFull,
+    Io(String),
+}
 
-impl sqlite::HostConnection for SqliteView<'_> {
-    async fn open(&mut self, database: String) -> Result<Resource<Connection>, Error> {
-        let db = self.granted.0.get(&database).ok_or(Error::AccessDenied)?;
+/// A query's answer, before it becomes either version's result.
+struct Rows {
+    columns: Vec<String>,
+    rows: Vec<Vec<SqlValue>>,
+}
+
+impl SqliteView<'_> {
+    fn open(&mut self, database: &str) -> Result<Resource<Connection>, Failure> {
+        let database = self
+            .granted
+            .0
+            .get(database)
+            .ok_or(Failure::AccessDenied)?
+            .clone();
         self.table
-            .push(Connection(db.clone()))
-            .map_err(|e| Error::Io(e.to_string()))
+            .push(Connection {
+                database,
+                last_insert_rowid: 0,
+                changes: 0,
+            })
+            .map_err(|e| Failure::Io(e.to_string()))
+    }
+
+    fn execute(
+        &mut self,
+        connection: &Resource<Connection>,
+        statement: &str,
+        parameters: Vec<SqlValue>,
+    ) -> Result<Rows, Failure> {
+        let connection = self
+            .table
+            .get_mut(connection)
+            .map_err(|_| Failure::InvalidConnection)?;
+        let database = connection.database.clone();
+        let db = database.db.lock().unwrap_or_else(|p| p.into_inner());
+        let rows = execute(&db, statement, parameters).map_err(|e| {
+            log::debug!("SQLite database '{}': {e}", database.name);
+            match e {
+                rusqlite::Error::SqliteFailure(f, _) if f.code == rusqlite::ErrorCode::DiskFull => {
+                    Failure::DatabaseFull
+                }
+                e => Failure::Io(e.to_string()),
+            }
+        })?;
+        // Read under the same lock as the statement ran: no other instance's statement in
+        // between.
+        connection.last_insert_rowid = db.last_insert_rowid();
+        connection.changes = db.changes();
+        Ok(rows)
+    }
+}
+
+fn execute(
+    db: &rusqlite::Connection,
+    statement: &str,
+    parameters: Vec<SqlValue>,
+) -> rusqlite::Result<Rows> {
+    let mut stmt = db.prepare_cached(statement)?;
+    let columns: Vec<String> = stmt.column_names().map(|c| c.to_string()).collect();
+    let mut rows = stmt.query(rusqlite::params_from_iter(parameters))?;
+    let mut out = Vec::new();
+    while let Some(row) = rows.next()? {
+        let values = (0..columns.len())
+            .map(|i| {
+                Ok(match row.get_ref(i)? {
+                    ValueRef::Null => SqlValue::Null,
+                    ValueRef::Integer(i) => SqlValue::Integer(i),
+                    ValueRef::Real(f) => SqlValue::Real(f),
+                    // Text that is not UTF-8 still reaches the guest, as Spin does.
+                    ValueRef::Text(t) => SqlValue::Text(String::from_utf8_lossy(t).into_owned()),
+                    ValueRef::Blob(b) => SqlValue::Blob(b.to_vec()),
+                })
+            })
+            .collect::<rusqlite::Result<_>>()?;
+        out.push(values);
+    }
+    Ok(Rows { columns, rows: out })
+}
+
+/// The guest-facing side of one version of the interface: its values, errors and results
+/// from the shared implementation. The two versions' types are identical in shape.
+macro_rules! sqlite_version {
+    ($v:ident) => {
+        impl From<$v::Value> for SqlValue {
+            fn from(value: $v::Value) -> Self {
+                match value {
+                    $v::Value::Integer(i) => SqlValue::Integer(i),
+                    $v::Value::Real(f) => SqlValue::Real(f),
+                    $v::Value::Text(t) => SqlValue::Text(t),
+                    $v::Value::Blob(b) => SqlValue::Blob(b),
+                    $v::Value::Null => SqlValue::Null,
+                }
+            }
+        }
+
+        impl From<SqlValue> for $v::Value {
+            fn from(value: SqlValue) -> Self {
+                match value {
+                    SqlValue::Integer(i) => $v::Value::Integer(i),
+                    SqlValue::Real(f) => $v::Value::Real(f),
+                    SqlValue::Text(t) => $v::Value::Text(t),
+                    SqlValue::Blob(b) => $v::Value::Blob(b),
+                    SqlValue::Null => $v::Value::Null,
+                }
+            }
+        }
+
+        impl From<Failure> for $v::Error {
+            fn from(failure: Failure) -> Self {
+                match failure {
+                    Failure::AccessDenied => $v::Error::AccessDenied,
+                    Failure::InvalidConnection => $v::Error::InvalidConnection,
+                    Failure::DatabaseFull => $v::Error::DatabaseFull,
+                    Failure::Io(e) => $v::Error::Io(e),
+                }
+            }
+        }
+
+        impl From<Rows> for $v::QueryResult {
+            fn from(rows: Rows) -> Self {
+                $v::QueryResult {
+                    columns: rows.columns,
+                    rows: rows
+                        .rows
+                        .into_iter()
+                        .map(|values| $v::RowResult {
+                            values: values.into_iter().map(Into::into).collect(),
+                        })
+                        .collect(),
+                }
+            }
+        }
+
+        impl $v::Host for SqliteView<'_> {}
+    };
+}
+
+sqlite_version!(v2);
+sqlite_version!(v3);
+
+impl v2::HostConnection for SqliteView<'_> {
+    async fn open(&mut self, database: String) -> Result<Resource<Connection>, v2::Error> {
+        Ok(SqliteView::open(self, &database)?)
     }
 
     async fn execute(
         &mut self,
         connection: Resource<Connection>,
         statement: String,
-        parameters: Vec<Value>,
-    ) -> Result<QueryResult, Error> {
-        let database = self
-            .table
-            .get(&connection)
-            .map_err(|_| Error::InvalidConnection)?
-            .0
-            .clone();
-        let db = database.db.lock().unwrap_or_else(|p| p.into_inner());
-        execute(&db, &statement, &parameters).map_err(|e| {
-            log::debug!("SQLite database '{}': {e}", database.name);
-            match e {
-                rusqlite::Error::SqliteFailure(f, _) if f.code == rusqlite::ErrorCode::DiskFull => {
-                    Error::DatabaseFull
-                }
-                e => Error::Io(e.to_string()),
-            }
-        })
+        parameters: Vec<v2::Value>,
+    ) -> Result<v2::QueryResult, v2::Error> {
+        let parameters = parameters.into_iter().map(Into::into).collect();
+        Ok(SqliteView::execute(self, &connection, &statement, parameters)?.into())
     }
 
     async fn drop(&mut self, connection: Resource<Connection>) -> wasmtime::Result<()> {
@@ -157,43 +296,34 @@ impl sqlite::HostConnection for SqliteView<'_> {
     }
 }
 
-fn execute(
-    db: &rusqlite::Connection,
-    statement: &str,
-    parameters: &[Value],
-) -> rusqlite::Result<QueryResult> {
-    let mut stmt = db.prepare_cached(statement)?;
-    let columns: Vec<String> = stmt.column_names().map(|c| c.to_string()).collect();
-    let params: Vec<Param<'_>> = parameters.iter().map(Param).collect();
-    let mut rows = stmt.query(rusqlite::params_from_iter(params))?;
-    let mut out = Vec::new();
-    while let Some(row) = rows.next()? {
-        let values = (0..columns.len())
-            .map(|i| {
-                Ok(match row.get_ref(i)? {
-                    ValueRef::Null => Value::Null,
-                    ValueRef::Integer(i) => Value::Integer(i),
-                    ValueRef::Real(f) => Value::Real(f),
-                    ValueRef::Text(t) => Value::Text(String::from_utf8_lossy(t).into_owned()),
-                    ValueRef::Blob(b) => Value::Blob(b.to_vec()),
-                })
-            })
-            .collect::<rusqlite::Result<_>>()?;
-        out.push(RowResult { values });
+impl v3::HostConnection for SqliteView<'_> {
+    async fn open(&mut self, database: String) -> Result<Resource<Connection>, v3::Error> {
+        Ok(SqliteView::open(self, &database)?)
     }
-    Ok(QueryResult { columns, rows: out })
-}
 
-struct Param<'a>(&'a Value);
+    async fn execute(
+        &mut self,
+        connection: Resource<Connection>,
+        statement: String,
+        parameters: Vec<v3::Value>,
+    ) -> Result<v3::QueryResult, v3::Error> {
+        let parameters = parameters.into_iter().map(Into::into).collect();
+        Ok(SqliteView::execute(self, &connection, &statement, parameters)?.into())
+    }
 
-impl rusqlite::ToSql for Param<'_> {
-    fn to_sql(&self) -> rusqlite::Result<ToSqlOutput<'_>> {
-        Ok(ToSqlOutput::Borrowed(match self.0 {
-            Value::Integer(i) => ValueRef::Integer(*i),
-            Value::Real(f) => ValueRef::Real(*f),
-            Value::Text(t) => ValueRef::Text(t.as_bytes()),
-            Value::Blob(b) => ValueRef::Blob(b),
-            Value::Null => ValueRef::Null,
-        }))
+    // The guest can only pass a connection it holds, so the lookup does not fail.
+    async fn last_insert_rowid(&mut self, connection: Resource<Connection>) -> i64 {
+        self.table
+            .get(&connection)
+            .map_or(0, |c| c.last_insert_rowid)
+    }
+
+    async fn changes(&mut self, connection: Resource<Connection>) -> u64 {
+        self.table.get(&connection).map_or(0, |c| c.changes)
+    }
+
+    async fn drop(&mut self, connection: Resource<Connection>) -> wasmtime::Result<()> {
+        self.table.delete(connection)?;
+        Ok(())
     }
 }

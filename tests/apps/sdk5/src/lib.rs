@@ -1,0 +1,45 @@
+//! An app on spin-sdk 5, which speaks Spin 3's interfaces where Spin 2's have successors.
+//!
+//! - `POST /sqlite3` (body = a note), on `spin:sqlite/sqlite@3.0.0`: stores the note and marks
+//!   every note seen; answers the new row's id, the rows each statement changed, and the notes
+use spin_sdk::http::{Method, Request, Response};
+use spin_sdk::http_component;
+use spin_sdk::sqlite3::{Connection, Error, Value};
+
+#[http_component]
+fn handle(req: Request) -> Response {
+    match (req.method(), req.path()) {
+        (Method::Post, "/sqlite3") => {
+            let note = String::from_utf8_lossy(req.body()).into_owned();
+            match notes(note) {
+                Ok(answer) => Response::new(200, answer),
+                Err(e) => Response::new(500, format!("{e:?}")),
+            }
+        }
+        _ => Response::new(404, "no such test path"),
+    }
+}
+
+fn notes(note: String) -> Result<String, Error> {
+    let db = Connection::open_default()?;
+    db.execute(
+        "CREATE TABLE IF NOT EXISTS notes (id INTEGER PRIMARY KEY, note TEXT, seen INTEGER)",
+        &[],
+    )?;
+    db.execute(
+        "INSERT INTO notes (note, seen) VALUES (?, 0)",
+        &[Value::Text(note)],
+    )?;
+    let (rowid, inserted) = (db.last_insert_rowid(), db.changes());
+    db.execute("UPDATE notes SET seen = 1", &[])?;
+    let updated = db.changes();
+    let all = db.execute("SELECT note FROM notes ORDER BY id", &[])?;
+    let notes: Vec<&str> = all
+        .rows()
+        .map(|row| row.get::<&str>("note").unwrap_or("?"))
+        .collect();
+    Ok(format!(
+        "rowid={rowid} inserted={inserted} updated={updated} notes={}",
+        notes.join(",")
+    ))
+}
