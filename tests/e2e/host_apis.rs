@@ -279,9 +279,9 @@ fn bad_configuration_stops_the_app_with_the_reason() {
 }
 
 /// spin-sdk 5's SQLite is Spin 3's interface: the same databases, plus the row id of the last
-/// insert and the rows the last statement changed, per connection.
+/// insert and the rows the last statement changed, per connection. Its LLM calls are refused.
 #[test]
-fn spin_3_sqlite_reports_the_last_insert_and_changes() {
+fn spin_sdk_5_app_sqlite_3_and_llm() {
     let dir = tempfile::tempdir().unwrap();
     let state = dir.path().join("state");
     let up = Up::start(
@@ -296,5 +296,14 @@ fn spin_3_sqlite_reports_the_last_insert_and_changes() {
     assert_eq!(
         request(up.addr, "POST", "/sqlite3", "b"),
         (200, "rowid=2 inserted=1 updated=2 notes=a,b".into())
+    );
+    // No Serverless AI here: the call is answered with the reason, the app keeps serving.
+    let (status, body) = spinrt_tests::net::blocking_get(up.addr, "/llm");
+    assert_eq!(status, 500);
+    assert!(
+        body.contains("InvalidInput")
+            && body.contains("'llama2-chat'")
+            && body.contains("ai_models"),
+        "{body}"
     );
 }

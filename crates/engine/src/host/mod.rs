@@ -7,6 +7,7 @@
 mod bindings;
 pub mod http;
 pub mod key_value;
+pub mod llm;
 pub mod mqtt;
 pub mod mysql;
 pub mod outbound;
@@ -41,6 +42,7 @@ pub fn add_to_linker(linker: &mut Linker<InstanceState>) -> wasmtime::Result<()>
     mqtt::add_to_linker(linker)?;
     postgres::add_to_linker(linker)?;
     mysql::add_to_linker(linker)?;
+    llm::add_to_linker(linker)?;
     Ok(())
 }
 

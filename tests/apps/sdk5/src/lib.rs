@@ -2,6 +2,7 @@
 //!
 //! - `POST /sqlite3` (body = a note), on `spin:sqlite/sqlite@3.0.0`: stores the note and marks
 //!   every note seen; answers the new row's id, the rows each statement changed, and the notes
+//! - `GET /llm`: asks for an inference, answers the outcome
 use spin_sdk::http::{Method, Request, Response};
 use spin_sdk::http_component;
 use spin_sdk::sqlite3::{Connection, Error, Value};
@@ -13,6 +14,12 @@ fn handle(req: Request) -> Response {
             let note = String::from_utf8_lossy(req.body()).into_owned();
             match notes(note) {
                 Ok(answer) => Response::new(200, answer),
+                Err(e) => Response::new(500, format!("{e:?}")),
+            }
+        }
+        (Method::Get, "/llm") => {
+            match spin_sdk::llm::infer(spin_sdk::llm::InferencingModel::Llama2Chat, "hi") {
+                Ok(result) => Response::new(200, result.text),
                 Err(e) => Response::new(500, format!("{e:?}")),
             }
         }
