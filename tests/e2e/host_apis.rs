@@ -307,3 +307,51 @@ fn spin_sdk_5_app_sqlite_3_and_llm() {
         "{body}"
     );
 }
+
+/// `spin:postgres/postgres@3.0.0` (spin-sdk's `pg3`), served by the @4 implementation: the
+/// types @3 has cross as they are, a JSONB column comes back as `other`/`unsupported`, errors
+/// as text.
+#[test]
+fn postgres_3_values_cross_and_newer_types_are_unsupported() {
+    let dir = tempfile::tempdir().unwrap();
+    let db = services::postgres("spinrt", &[]);
+    let port = db.port.to_string();
+    let up = Up::try_start(
+        apps::manifest_dir("sdk5"),
+        &["--state-dir", dir.path().join("state").to_str().unwrap()],
+        &[("SPIN_VARIABLE_PG_PORT", port.as_str())],
+        &dir.path().join("pg3.log"),
+    )
+    .unwrap();
+    let address = format!("postgres://postgres:postgres@127.0.0.1:{port}/spinrt");
+    let columns = "id:DbDataType::Int32,name:DbDataType::Str,born:DbDataType::Date,\
+                   weight:DbDataType::Floating64,tags:DbDataType::Other";
+    let row = |id: u32, name: &str| {
+        format!(
+            "DbValue::Int32({id}),DbValue::Str(\"{name}\"),DbValue::Date((2020, 2, 29)),\
+             DbValue::Floating64(4.5),DbValue::Unsupported"
+        )
+    };
+    let post =
+        |address: &str, name: &str| request(up.addr, "POST", &format!("/pg3?{address}"), name);
+    assert_eq!(
+        post(&address, "rex"),
+        (200, format!("{columns}\n{}", row(1, "rex")))
+    );
+    assert_eq!(
+        post(&address, "bo"),
+        (
+            200,
+            format!("{columns}\n{}\n{}", row(1, "rex"), row(2, "bo"))
+        )
+    );
+    let (status, body) = post(&address.replace("/spinrt", "/nope"), "x");
+    assert_eq!(status, 500);
+    assert!(
+        body.contains("ConnectionFailed") && body.contains("nope"),
+        "{body}"
+    );
+    let (status, body) = post(&address.replace("127.0.0.1", "localhost"), "x");
+    assert_eq!(status, 500);
+    assert!(body.contains("is not permitted"), "{body}");
+}

@@ -221,6 +221,20 @@ pub fn postgres(database: &str, init: &[std::path::PathBuf]) -> Service {
         .arg(dir.path());
     let child = spawn_in(dir.path(), cmd);
     await_port(port, "postgres", &dir.path().join("service.log"));
+    // Listening is not ready: until recovery ends it answers "the database system is
+    // starting up".
+    let deadline = std::time::Instant::now() + Duration::from_secs(30);
+    while !Command::new(format!("{PG_BIN}/pg_isready"))
+        .args(["-q", "-h", "127.0.0.1", "-p", &port.to_string()])
+        .status()
+        .is_ok_and(|s| s.success())
+    {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "postgres never became ready"
+        );
+        std::thread::sleep(Duration::from_millis(100));
+    }
     let psql = |args: &[&str], stdin: Option<&Path>| {
         let mut cmd = Command::new(format!("{PG_BIN}/psql"));
         cmd.args([

@@ -3,6 +3,8 @@
 //! - `POST /sqlite3` (body = a note), on `spin:sqlite/sqlite@3.0.0`: stores the note and marks
 //!   every note seen; answers the new row's id, the rows each statement changed, and the notes
 //! - `GET /llm`: asks for an inference, answers the outcome
+//! - `POST /pg3?ADDRESS` (body = a name), on `spin:postgres/postgres@3.0.0`: adds a row to a
+//!   table, answers the columns (`name:type`) and every row's values, one line each
 use spin_sdk::http::{Method, Request, Response};
 use spin_sdk::http_component;
 use spin_sdk::sqlite3::{Connection, Error, Value};
@@ -20,6 +22,13 @@ fn handle(req: Request) -> Response {
         (Method::Get, "/llm") => {
             match spin_sdk::llm::infer(spin_sdk::llm::InferencingModel::Llama2Chat, "hi") {
                 Ok(result) => Response::new(200, result.text),
+                Err(e) => Response::new(500, format!("{e:?}")),
+            }
+        }
+        (Method::Post, "/pg3") => {
+            let name = String::from_utf8_lossy(req.body()).into_owned();
+            match pets(req.query(), name) {
+                Ok(lines) => Response::new(200, lines.join("\n")),
                 Err(e) => Response::new(500, format!("{e:?}")),
             }
         }
@@ -49,4 +58,30 @@ fn notes(note: String) -> Result<String, Error> {
         "rowid={rowid} inserted={inserted} updated={updated} notes={}",
         notes.join(",")
     ))
+}
+
+fn pets(address: &str, name: String) -> Result<Vec<String>, spin_sdk::pg3::Error> {
+    use spin_sdk::pg3::{Connection, ParameterValue as P};
+    let db = Connection::open(address)?;
+    db.execute(
+        "CREATE TABLE IF NOT EXISTS pets (id SERIAL PRIMARY KEY, name TEXT NOT NULL, \
+         born DATE, weight FLOAT8, tags JSONB)",
+        &[],
+    )?;
+    db.execute(
+        "INSERT INTO pets (name, born, weight, tags) VALUES ($1, $2, $3, '{\"a\": 1}')",
+        &[P::Str(name), P::Date((2020, 2, 29)), P::Floating64(4.5)],
+    )?;
+    let rows = db.query("SELECT id, name, born, weight, tags FROM pets ORDER BY id", &[])?;
+    let mut lines = vec![rows
+        .columns
+        .iter()
+        .map(|c| format!("{}:{:?}", c.name, c.data_type))
+        .collect::<Vec<_>>()
+        .join(",")];
+    for row in &rows.rows {
+        let values: Vec<String> = row.iter().map(|v| format!("{v:?}")).collect();
+        lines.push(values.join(","));
+    }
+    Ok(lines)
 }

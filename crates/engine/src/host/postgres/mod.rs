@@ -1,4 +1,4 @@
-//! `spin:postgres/postgres@4.0.0`: outbound PostgreSQL (`tokio-postgres`), to servers
+//! `spin:postgres/postgres@4.0.0` (and @3.0.0, see [`v3`]): outbound PostgreSQL (`tokio-postgres`), to servers
 //! `allowed_outbound_hosts` permits (`postgres://host:port`). Values cross as in Spin: every
 //! type of the interface both ways (ranges, arrays, intervals, decimals included); a column of
 //! another type comes back as `unsupported` with its raw bytes.
@@ -6,13 +6,14 @@
 // The error type is the interface's own (a WIT variant carrying a database error record).
 #![allow(clippy::result_large_err)]
 
+mod v3;
 mod values;
 
 use tokio_postgres::NoTls;
 use tokio_postgres::config::Host;
 use wasmtime::component::{HasData, Linker, Resource, ResourceTable};
 
-use super::bindings::spin::postgres::postgres::{
+use super::bindings::spin::postgres4_0_0::postgres::{
     self, Column, DbError, Error, ParameterValue, QueryError, RowSet,
 };
 use super::outbound::OutboundPolicy;
@@ -21,14 +22,18 @@ use crate::InstanceState;
 /// An open connection, as the guest holds it.
 pub struct Connection(tokio_postgres::Client);
 
+/// Adds @4.0.0 and @3.0.0, which @4 serves.
 pub fn add_to_linker(linker: &mut Linker<InstanceState>) -> wasmtime::Result<()> {
-    postgres::add_to_linker::<_, Postgres>(linker, |s| {
-        let (host, table) = s.host_and_table();
-        PostgresView {
-            policy: &host.outbound,
-            table,
-        }
-    })
+    postgres::add_to_linker::<_, Postgres>(linker, view)?;
+    v3::add_to_linker(linker)
+}
+
+fn view(s: &mut InstanceState) -> PostgresView<'_> {
+    let (host, table) = s.host_and_table();
+    PostgresView {
+        policy: &host.outbound,
+        table,
+    }
 }
 
 struct Postgres;
@@ -48,6 +53,14 @@ impl PostgresView<'_> {
             .get(c)
             .map(|c| &c.0)
             .map_err(|e| Error::Other(e.to_string()))
+    }
+}
+
+/// tokio-postgres says only "db error" at the top; the server's reason is its source.
+fn with_cause(e: &tokio_postgres::Error) -> String {
+    match std::error::Error::source(e) {
+        Some(cause) => format!("{e}: {cause}"),
+        None => e.to_string(),
     }
 }
 
@@ -95,7 +108,7 @@ impl postgres::HostConnection for PostgresView<'_> {
         let (client, connection) = config
             .connect(NoTls)
             .await
-            .map_err(|e| Error::ConnectionFailed(e.to_string()))?;
+            .map_err(|e| Error::ConnectionFailed(with_cause(&e)))?;
         tokio::spawn(async move {
             if let Err(e) = connection.await {
                 log::warn!("postgres connection: {e}");
