@@ -355,3 +355,45 @@ fn postgres_3_values_cross_and_newer_types_are_unsupported() {
     assert_eq!(status, 500);
     assert!(body.contains("is not permitted"), "{body}");
 }
+
+/// Spin 2's `fermyon:spin/postgres@2.0.0` (spin-sdk 3's `pg`), on the shared rdbms types,
+/// served by the @4 implementation; PostgreSQL has no unsigned integers.
+#[test]
+fn postgres_2_values_cross_and_unsigned_parameters_are_refused() {
+    let dir = tempfile::tempdir().unwrap();
+    let db = services::postgres("spinrt", &[]);
+    let port = db.port.to_string();
+    let up = start(
+        dir.path(),
+        &[("SPIN_VARIABLE_PG_PORT", port.as_str())],
+        "pg2.log",
+    );
+    let address = format!("postgres://postgres:postgres@127.0.0.1:{port}/spinrt");
+    let columns = "id:DbDataType::Int32,name:DbDataType::Str,weight:DbDataType::Floating64,\
+                   big:DbDataType::Int64,photo:DbDataType::Binary,tags:DbDataType::Other";
+    let row = |id: u32, name: &str| {
+        format!(
+            "DbValue::Int32({id}),DbValue::Str(\"{name}\"),DbValue::Floating64(4.5),\
+             DbValue::Int64(-9007199254740993),DbValue::Binary([0, 1, 2, 255]),\
+             DbValue::Unsupported"
+        )
+    };
+    let post = |name: &str| request(up.addr, "POST", &format!("/granted/pg?{address}"), name);
+    assert_eq!(post("rex"), (200, format!("{columns}\n{}", row(1, "rex"))));
+    assert_eq!(
+        post("bo"),
+        (
+            200,
+            format!("{columns}\n{}\n{}", row(1, "rex"), row(2, "bo"))
+        )
+    );
+    let (status, body) = get(up.addr, &format!("/granted/pg-unsigned?{address}"));
+    assert_eq!(status, 500);
+    assert!(
+        body.contains("BadParameter") && body.contains("unsigned"),
+        "{body}"
+    );
+    let (status, body) = request(up.addr, "POST", &format!("/denied/pg?{address}"), "x");
+    assert_eq!(status, 500);
+    assert!(body.contains("is not permitted"), "{body}");
+}

@@ -11,6 +11,7 @@ wasmtime::component::bindgen!({
         "fermyon:spin/redis.connection": super::redis::Connection,
         "fermyon:spin/mqtt.connection": super::mqtt::Connection,
         "fermyon:spin/mysql.connection": super::mysql::Connection,
+        "fermyon:spin/postgres.connection": super::postgres::Connection,
         "spin:postgres/postgres@3.0.0.connection": super::postgres::Connection,
         "spin:postgres/postgres@4.0.0.connection": super::postgres::Connection,
     },

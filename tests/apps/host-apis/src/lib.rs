@@ -7,6 +7,8 @@
 //! - `GET /http?URL`: fetches URL (outbound HTTP), answers its status and body
 //! - `POST /mysql?ADDRESS` (body = a name): adds a row of every value type to a MySQL table,
 //!   answers the columns (`name:type`) and every row's values, one line each
+//! - `POST /pg?ADDRESS` (body = a name), on Spin 2's PostgreSQL interface: the same
+//! - `GET /pg-unsigned?ADDRESS`: a query with an unsigned parameter, which PostgreSQL lacks
 use spin_sdk::http::{Method, Request, Response};
 use spin_sdk::http_component;
 use spin_sdk::{key_value, mysql, sqlite, variables};
@@ -73,6 +75,21 @@ async fn handle(req: Request) -> Response {
                 Err(e) => failed(e),
             }
         }
+        (Method::Post, ["pg"]) => {
+            let name = String::from_utf8_lossy(req.body()).into_owned();
+            match pg_pets(req.query(), name) {
+                Ok(lines) => ok(lines.join("\n")),
+                Err(e) => failed(e),
+            }
+        }
+        (Method::Get, ["pg-unsigned"]) => {
+            let result = spin_sdk::pg::Connection::open(req.query())
+                .and_then(|db| db.query("SELECT $1", &[mysql::ParameterValue::Uint32(7)]));
+            match result {
+                Ok(_) => ok("accepted"),
+                Err(e) => failed(e),
+            }
+        }
         _ => Response::new(404, "no such test path"),
     }
 }
@@ -135,6 +152,36 @@ fn pets(address: &str, name: String) -> Result<Vec<String>, mysql::Error> {
         let name = <String as mysql::Decode>::decode(&row[1])?;
         let values: Vec<String> = row.iter().map(|v| format!("{v:?}")).collect();
         lines.push(format!("{name}: {}", values.join(",")));
+    }
+    Ok(lines)
+}
+
+fn pg_pets(address: &str, name: String) -> Result<Vec<String>, spin_sdk::pg::Error> {
+    use spin_sdk::pg::{Connection, ParameterValue as P};
+    let db = Connection::open(address)?;
+    db.execute(
+        "CREATE TABLE IF NOT EXISTS pets (id SERIAL PRIMARY KEY, name TEXT NOT NULL, \
+         weight FLOAT8, big BIGINT, photo BYTEA, tags JSONB)",
+        &[],
+    )?;
+    db.execute(
+        "INSERT INTO pets (name, weight, big, photo, tags) VALUES ($1, $2, $3, $4, '[1]')",
+        &[
+            P::Str(name),
+            P::Floating64(4.5),
+            P::Int64(-9_007_199_254_740_993),
+            P::Binary(vec![0, 1, 2, 255]),
+        ],
+    )?;
+    let rows = db.query("SELECT id, name, weight, big, photo, tags FROM pets ORDER BY id", &[])?;
+    let mut lines = vec![rows
+        .columns
+        .iter()
+        .map(|c| format!("{}:{:?}", c.name, c.data_type))
+        .collect::<Vec<_>>()
+        .join(",")];
+    for row in &rows.rows {
+        lines.push(row.iter().map(|v| format!("{v:?}")).collect::<Vec<_>>().join(","));
     }
     Ok(lines)
 }

@@ -1,4 +1,4 @@
-//! `spin:postgres/postgres@4.0.0` (and @3.0.0, see [`v3`]): outbound PostgreSQL (`tokio-postgres`), to servers
+//! `spin:postgres/postgres@4.0.0` (and @3.0.0 and Spin 2's, see [`v3`], [`v2`]): outbound PostgreSQL (`tokio-postgres`), to servers
 //! `allowed_outbound_hosts` permits (`postgres://host:port`). Values cross as in Spin: every
 //! type of the interface both ways (ranges, arrays, intervals, decimals included); a column of
 //! another type comes back as `unsupported` with its raw bytes.
@@ -6,6 +6,7 @@
 // The error type is the interface's own (a WIT variant carrying a database error record).
 #![allow(clippy::result_large_err)]
 
+mod v2;
 mod v3;
 mod values;
 
@@ -22,10 +23,11 @@ use crate::InstanceState;
 /// An open connection, as the guest holds it.
 pub struct Connection(tokio_postgres::Client);
 
-/// Adds @4.0.0 and @3.0.0, which @4 serves.
+/// Adds @4.0.0, and @3.0.0 and `fermyon:spin/postgres@2.0.0`, which @4 serves.
 pub fn add_to_linker(linker: &mut Linker<InstanceState>) -> wasmtime::Result<()> {
     postgres::add_to_linker::<_, Postgres>(linker, view)?;
-    v3::add_to_linker(linker)
+    v3::add_to_linker(linker)?;
+    v2::add_to_linker(linker)
 }
 
 fn view(s: &mut InstanceState) -> PostgresView<'_> {
