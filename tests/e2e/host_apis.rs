@@ -279,9 +279,10 @@ fn bad_configuration_stops_the_app_with_the_reason() {
 }
 
 /// spin-sdk 5's SQLite is Spin 3's interface: the same databases, plus the row id of the last
-/// insert and the rows the last statement changed, per connection. Its LLM calls are refused.
+/// insert and the rows the last statement changed, per connection. Its variables and stores
+/// are also reachable through `wasi:config` and `wasi:keyvalue`; its LLM calls are refused.
 #[test]
-fn spin_sdk_5_app_sqlite_3_and_llm() {
+fn spin_sdk_5_app_spin_3_interfaces() {
     let dir = tempfile::tempdir().unwrap();
     let state = dir.path().join("state");
     let up = Up::start(
@@ -297,8 +298,36 @@ fn spin_sdk_5_app_sqlite_3_and_llm() {
         request(up.addr, "POST", "/sqlite3", "b"),
         (200, "rowid=2 inserted=1 updated=2 notes=a,b".into())
     );
+    // wasi:config reads the component's variables; an unknown name is no value.
+    assert_eq!(
+        get(up.addr, "/config/greeting"),
+        (200, "hello from wasi:config".into())
+    );
+    assert_eq!(get(up.addr, "/config/nope").0, 404);
+    assert_eq!(
+        get(up.addr, "/config"),
+        (200, "greeting=hello from wasi:config".into())
+    );
+
+    // wasi:keyvalue: the granted store under its label, one key at a time and in batches.
+    assert_eq!(
+        request(up.addr, "PUT", "/wasi-kv/default/k1", "v1"),
+        (200, "stored".into())
+    );
+    assert_eq!(get(up.addr, "/wasi-kv/default/k1"), (200, "v1".into()));
+    assert_eq!(get(up.addr, "/wasi-kv/default/missing").0, 404);
+    assert_eq!(
+        request(up.addr, "POST", "/wasi-kv/default", "a=1,b=2"),
+        (200, "a=1,b=2".into())
+    );
+    assert_eq!(get(up.addr, "/wasi-kv/default"), (200, "a,b,k1".into()));
+    assert_eq!(
+        get(up.addr, "/wasi-kv/other/k1"),
+        (500, "Error::AccessDenied".into())
+    );
+
     // No Serverless AI here: the call is answered with the reason, the app keeps serving.
-    let (status, body) = spinrt_tests::net::blocking_get(up.addr, "/llm");
+    let (status, body) = get(up.addr, "/llm");
     assert_eq!(status, 500);
     assert!(
         body.contains("InvalidInput")

@@ -7,6 +7,7 @@ wasmtime::component::bindgen!({
     with: {
         "fermyon:spin/key-value.store": super::key_value::Store,
         "fermyon:spin/sqlite.connection": super::sqlite::Connection,
+        "wasi:keyvalue/store.bucket": super::key_value::Store,
         "spin:sqlite/sqlite.connection": super::sqlite::Connection,
         "fermyon:spin/redis.connection": super::redis::Connection,
         "fermyon:spin/mqtt.connection": super::mqtt::Connection,

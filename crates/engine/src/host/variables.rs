@@ -1,4 +1,5 @@
-//! `fermyon:spin/variables`: application variables, resolved once when the app loads.
+//! `fermyon:spin/variables@2.0.0` and `wasi:config/store` (draft 2024-09-27, what Spin 3
+//! offers for the same values): application variables, resolved once when the app loads.
 //!
 //! A value comes from the first provider that has it: the environment
 //! (`SPIN_VARIABLE_<NAME>`, what the Spin shim maps pod env to), then the variable's `default`.
@@ -13,6 +14,7 @@ use spinrt_app::{App, Component};
 use wasmtime::component::{HasData, Linker};
 
 use super::bindings::fermyon::spin::variables;
+use super::bindings::wasi::config::store as wasi_config;
 use crate::{EngineError, InstanceState};
 
 /// Environment variables with this prefix provide variable values.
@@ -77,7 +79,11 @@ impl AppVariables {
 pub struct ComponentVariables(Arc<BTreeMap<String, String>>);
 
 pub fn add_to_linker(linker: &mut Linker<InstanceState>) -> wasmtime::Result<()> {
-    variables::add_to_linker::<_, Variables>(linker, |s| &mut s.host_and_table().0.variables)
+    fn view(s: &mut InstanceState) -> &mut ComponentVariables {
+        &mut s.host_and_table().0.variables
+    }
+    variables::add_to_linker::<_, Variables>(linker, view)?;
+    wasi_config::add_to_linker::<_, Variables>(linker, view)
 }
 
 struct Variables;
@@ -95,5 +101,16 @@ impl variables::Host for ComponentVariables {
             .ok_or(variables::Error::Undefined(format!(
                 "no variable named '{name}'"
             )))
+    }
+}
+
+/// As in Spin: an unknown or invalid name is no value, not an error.
+impl wasi_config::Host for ComponentVariables {
+    async fn get(&mut self, key: String) -> Result<Option<String>, wasi_config::Error> {
+        Ok(self.0.get(&key).cloned())
+    }
+
+    async fn get_all(&mut self) -> Result<Vec<(String, String)>, wasi_config::Error> {
+        Ok(self.0.iter().map(|(k, v)| (k.clone(), v.clone())).collect())
     }
 }

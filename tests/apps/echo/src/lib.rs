@@ -22,7 +22,10 @@ fn handle(req: Request) -> anyhow::Result<impl IntoResponse> {
     Ok(Response::builder()
         .status(200)
         .header("content-type", "text/plain")
-        .header("x-echo-component", std::env::var("COMPONENT").unwrap_or_default())
+        .header(
+            "x-echo-component",
+            std::env::var("COMPONENT").unwrap_or_default(),
+        )
         .body(lines.join("\n") + "\n")
         .build())
 }

@@ -103,7 +103,10 @@ fn notes(name: &str, note: &[u8]) -> Result<Vec<String>, sqlite::Error> {
     let note = String::from_utf8_lossy(note).into_owned();
     db.execute(
         "INSERT INTO notes (note, size) VALUES (?, ?)",
-        &[sqlite::Value::Text(note.clone()), sqlite::Value::Real(note.len() as f64)],
+        &[
+            sqlite::Value::Text(note.clone()),
+            sqlite::Value::Real(note.len() as f64),
+        ],
     )?;
     let result = db.execute("SELECT note, size FROM notes ORDER BY id", &[])?;
     Ok(result
@@ -173,7 +176,10 @@ fn pg_pets(address: &str, name: String) -> Result<Vec<String>, spin_sdk::pg::Err
             P::Binary(vec![0, 1, 2, 255]),
         ],
     )?;
-    let rows = db.query("SELECT id, name, weight, big, photo, tags FROM pets ORDER BY id", &[])?;
+    let rows = db.query(
+        "SELECT id, name, weight, big, photo, tags FROM pets ORDER BY id",
+        &[],
+    )?;
     let mut lines = vec![rows
         .columns
         .iter()
@@ -181,7 +187,12 @@ fn pg_pets(address: &str, name: String) -> Result<Vec<String>, spin_sdk::pg::Err
         .collect::<Vec<_>>()
         .join(",")];
     for row in &rows.rows {
-        lines.push(row.iter().map(|v| format!("{v:?}")).collect::<Vec<_>>().join(","));
+        lines.push(
+            row.iter()
+                .map(|v| format!("{v:?}"))
+                .collect::<Vec<_>>()
+                .join(","),
+        );
     }
     Ok(lines)
 }

@@ -3,6 +3,10 @@
 //! - `POST /sqlite3` (body = a note), on `spin:sqlite/sqlite@3.0.0`: stores the note and marks
 //!   every note seen; answers the new row's id, the rows each statement changed, and the notes
 //! - `GET /llm`: asks for an inference, answers the outcome
+//! - `GET /config/NAME`, `GET /config`: a component variable through `wasi:config`, all of them
+//! - `PUT /wasi-kv/LABEL/KEY` (body = value), `GET /wasi-kv/LABEL/KEY`, `GET /wasi-kv/LABEL`
+//!   (the keys), `POST /wasi-kv/LABEL` (body = `k=v,...`: set as a batch, read back as one),
+//!   through `wasi:keyvalue`
 //! - `POST /pg3?ADDRESS` (body = a name), on `spin:postgres/postgres@3.0.0`: adds a row to a
 //!   table, answers the columns (`name:type`) and every row's values, one line each
 use spin_sdk::http::{Method, Request, Response};
@@ -11,6 +15,75 @@ use spin_sdk::sqlite3::{Connection, Error, Value};
 
 #[http_component]
 fn handle(req: Request) -> Response {
+    let parts: Vec<&str> = req.path().trim_start_matches('/').split('/').collect();
+    match (req.method(), parts.as_slice()) {
+        (Method::Get, ["config", rest @ ..]) => config(rest),
+        (method, ["wasi-kv", label, rest @ ..]) => {
+            wasi_kv(method, label, rest, req.body()).unwrap_or_else(|e| Response::new(500, e))
+        }
+        _ => other(req),
+    }
+}
+
+fn config(name: &[&str]) -> Response {
+    use spin_sdk::wit::wasi::config::store;
+    match name {
+        [name] => match store::get(name) {
+            Ok(Some(value)) => Response::new(200, value),
+            Ok(None) => Response::new(404, "no such variable"),
+            Err(e) => Response::new(500, format!("{e:?}")),
+        },
+        _ => match store::get_all() {
+            Ok(all) => {
+                let pairs: Vec<String> = all.iter().map(|(k, v)| format!("{k}={v}")).collect();
+                Response::new(200, pairs.join(","))
+            }
+            Err(e) => Response::new(500, format!("{e:?}")),
+        },
+    }
+}
+
+fn wasi_kv(method: &Method, label: &str, key: &[&str], body: &[u8]) -> Result<Response, String> {
+    use spin_sdk::wit::wasi::keyvalue::{batch, store};
+    let bucket = store::open(label).map_err(|e| format!("{e:?}"))?;
+    let failed = |e: store::Error| format!("{e:?}");
+    Ok(match (method, key) {
+        (Method::Put, [key]) => {
+            bucket.set(key, body).map_err(failed)?;
+            Response::new(200, "stored")
+        }
+        (Method::Get, [key]) => match bucket.get(key).map_err(failed)? {
+            Some(value) => Response::new(200, value),
+            None => Response::new(404, "no such key"),
+        },
+        (Method::Get, []) => {
+            Response::new(200, bucket.list_keys(None).map_err(failed)?.keys.join(","))
+        }
+        (Method::Post, []) => {
+            let pairs: Vec<(String, Vec<u8>)> = String::from_utf8_lossy(body)
+                .split(',')
+                .filter_map(|kv| kv.split_once('='))
+                .map(|(k, v)| (k.to_string(), v.as_bytes().to_vec()))
+                .collect();
+            batch::set_many(&bucket, &pairs).map_err(failed)?;
+            let keys: Vec<String> = pairs.iter().map(|(k, _)| k.clone()).collect();
+            let found = batch::get_many(&bucket, &keys).map_err(failed)?;
+            let found: Vec<String> = found
+                .iter()
+                .map(|(k, v)| {
+                    format!(
+                        "{k}={}",
+                        String::from_utf8_lossy(v.as_deref().unwrap_or(b"-"))
+                    )
+                })
+                .collect();
+            Response::new(200, found.join(","))
+        }
+        _ => Response::new(405, "unsupported"),
+    })
+}
+
+fn other(req: Request) -> Response {
     match (req.method(), req.path()) {
         (Method::Post, "/sqlite3") => {
             let note = String::from_utf8_lossy(req.body()).into_owned();
@@ -72,7 +145,10 @@ fn pets(address: &str, name: String) -> Result<Vec<String>, spin_sdk::pg3::Error
         "INSERT INTO pets (name, born, weight, tags) VALUES ($1, $2, $3, '{\"a\": 1}')",
         &[P::Str(name), P::Date((2020, 2, 29)), P::Floating64(4.5)],
     )?;
-    let rows = db.query("SELECT id, name, born, weight, tags FROM pets ORDER BY id", &[])?;
+    let rows = db.query(
+        "SELECT id, name, born, weight, tags FROM pets ORDER BY id",
+        &[],
+    )?;
     let mut lines = vec![rows
         .columns
         .iter()

@@ -32,6 +32,9 @@ fn handle(req: Request) -> anyhow::Result<impl IntoResponse> {
             eprintln!("a line on stderr from the app");
             Ok(Response::builder().status(200).body("logged\n").build())
         }
-        _ => Ok(Response::builder().status(200).body("still alive\n").build()),
+        _ => Ok(Response::builder()
+            .status(200)
+            .body("still alive\n")
+            .build()),
     }
 }

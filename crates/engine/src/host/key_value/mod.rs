@@ -1,10 +1,13 @@
-//! `fermyon:spin/key-value`: labelled stores a component is granted with `key_value_stores`.
+//! `fermyon:spin/key-value@2.0.0` (and `wasi:keyvalue`, see [`wasi_keyvalue`]): labelled
+//! stores a component is granted with `key_value_stores`.
 //!
 //! `default` is a table in a SQLite file under the app's state directory (in memory when there
 //! is no state directory); the runtime config may place it elsewhere and define other labels
 //! (`type = "spin"`, a SQLite file; `type = "redis"`). Each store is opened once per app and
 //! shared by all instances. A label the component was not granted is `access-denied`, as in
 //! Spin; a granted label that is not defined is a load error.
+
+mod wasi_keyvalue;
 
 use std::collections::BTreeMap;
 use std::path::Path;
@@ -15,6 +18,7 @@ use ::redis::aio::MultiplexedConnection;
 use rusqlite::OptionalExtension;
 use wasmtime::component::{HasData, Linker, Resource, ResourceTable};
 
+use super::bindings;
 use super::bindings::fermyon::spin::key_value::{self, Error};
 use crate::runtime_config::{KeyValueStoreConfig, SpinStore};
 use crate::{EngineError, InstanceState};
@@ -235,13 +239,16 @@ impl AppKeyValue {
 pub struct ComponentKeyValue(Arc<BTreeMap<String, Arc<KvStore>>>);
 
 pub fn add_to_linker(linker: &mut Linker<InstanceState>) -> wasmtime::Result<()> {
-    key_value::add_to_linker::<_, KeyValue>(linker, |s| {
+    fn view(s: &mut InstanceState) -> KeyValueView<'_> {
         let (host, table) = s.host_and_table();
         KeyValueView {
             granted: &host.key_value,
             table,
         }
-    })
+    }
+    key_value::add_to_linker::<_, KeyValue>(linker, view)?;
+    bindings::wasi::keyvalue::store::add_to_linker::<_, KeyValue>(linker, view)?;
+    bindings::wasi::keyvalue::batch::add_to_linker::<_, KeyValue>(linker, view)
 }
 
 struct KeyValue;
@@ -256,6 +263,14 @@ pub struct KeyValueView<'a> {
 }
 
 impl KeyValueView<'_> {
+    /// A granted store, opened for the guest; `access-denied` for any other label.
+    fn open_label(&mut self, label: String) -> Result<Resource<Store>, Error> {
+        let store = self.granted.0.get(&label).ok_or(Error::AccessDenied)?;
+        self.table
+            .push(Store(store.clone()))
+            .map_err(|_| Error::StoreTableFull)
+    }
+
     fn store(&self, store: &Resource<Store>) -> Result<Arc<KvStore>, Error> {
         self.table
             .get(store)
@@ -268,10 +283,7 @@ impl key_value::Host for KeyValueView<'_> {}
 
 impl key_value::HostStore for KeyValueView<'_> {
     async fn open(&mut self, label: String) -> Result<Resource<Store>, Error> {
-        let store = self.granted.0.get(&label).ok_or(Error::AccessDenied)?;
-        self.table
-            .push(Store(store.clone()))
-            .map_err(|_| Error::StoreTableFull)
+        self.open_label(label)
     }
 
     async fn get(&mut self, store: Resource<Store>, key: String) -> Result<Option<Vec<u8>>, Error> {
