@@ -30,6 +30,25 @@ pub fn add_to_linker(linker: &mut Linker<InstanceState>) -> wasmtime::Result<()>
     v2::add_to_linker(linker)
 }
 
+/// An @4 row set in an older version's column and value types (for [`v2`] and [`v3`]).
+fn older_rows<C, V>(
+    rows: RowSet,
+    column: impl Fn(String, postgres::DbDataType) -> C,
+    value: impl Fn(postgres::DbValue) -> V,
+) -> (Vec<C>, Vec<Vec<V>>) {
+    let columns = rows
+        .columns
+        .into_iter()
+        .map(|c| column(c.name, c.data_type))
+        .collect();
+    let rows = rows
+        .rows
+        .into_iter()
+        .map(|row| row.into_iter().map(&value).collect())
+        .collect();
+    (columns, rows)
+}
+
 fn view(s: &mut InstanceState) -> PostgresView<'_> {
     let (host, table) = s.host_and_table();
     PostgresView {

@@ -107,21 +107,15 @@ impl v2::HostConnection for PostgresView<'_> {
         let rows = v4::HostConnection::query(self, c, statement, parameters(params)?)
             .await
             .map_err(error)?;
-        Ok(rdbms::RowSet {
-            columns: rows
-                .columns
-                .into_iter()
-                .map(|c| rdbms::Column {
-                    name: c.name,
-                    data_type: data_type(c.data_type),
-                })
-                .collect(),
-            rows: rows
-                .rows
-                .into_iter()
-                .map(|row| row.into_iter().map(value).collect())
-                .collect(),
-        })
+        let (columns, rows) = super::older_rows(
+            rows,
+            |name, t| rdbms::Column {
+                name,
+                data_type: data_type(t),
+            },
+            value,
+        );
+        Ok(rdbms::RowSet { columns, rows })
     }
 
     async fn execute(

@@ -108,21 +108,15 @@ impl v3::HostConnection for PostgresView<'_> {
         let rows = v4::HostConnection::query(self, c, statement, params)
             .await
             .map_err(error)?;
-        Ok(v3::RowSet {
-            columns: rows
-                .columns
-                .into_iter()
-                .map(|c| v3::Column {
-                    name: c.name,
-                    data_type: data_type(c.data_type),
-                })
-                .collect(),
-            rows: rows
-                .rows
-                .into_iter()
-                .map(|row| row.into_iter().map(value).collect())
-                .collect(),
-        })
+        let (columns, rows) = super::older_rows(
+            rows,
+            |name, t| v3::Column {
+                name,
+                data_type: data_type(t),
+            },
+            value,
+        );
+        Ok(v3::RowSet { columns, rows })
     }
 
     async fn execute(
