@@ -9,6 +9,9 @@
 //!   answers the columns (`name:type`) and every row's values, one line each
 //! - `POST /pg?ADDRESS` (body = a name), on Spin 2's PostgreSQL interface: the same
 //! - `GET /pg-unsigned?ADDRESS`: a query with an unsigned parameter, which PostgreSQL lacks
+//! - `POST /redis?ADDRESS` (body = a value): sets `spinrt:value`, reads it back, counts calls
+//!   in `spinrt:count`; answers `value,count`
+//! - `POST /mqtt?ADDRESS` (body = a message): publishes it on `spinrt/test` (QoS 1)
 use spin_sdk::http::{Method, Request, Response};
 use spin_sdk::http_component;
 use spin_sdk::{key_value, mysql, sqlite, variables};
@@ -89,6 +92,22 @@ async fn handle(req: Request) -> Response {
                 Ok(_) => ok("accepted"),
                 Err(e) => failed(e),
             }
+        }
+        (Method::Post, ["redis"]) => {
+            let result = spin_sdk::redis::Connection::open(req.query()).and_then(|db| {
+                db.set("spinrt:value", &req.body().to_vec())?;
+                let value = db.get("spinrt:value")?.unwrap_or_default();
+                let count = db.incr("spinrt:count")?;
+                Ok(format!("{},{count}", String::from_utf8_lossy(&value)))
+            });
+            result.map_or_else(failed, ok)
+        }
+        (Method::Post, ["mqtt"]) => {
+            use spin_sdk::mqtt::{Connection, Qos};
+            let result = Connection::open(req.query(), "", "", 30).and_then(|broker| {
+                broker.publish("spinrt/test", &req.body().to_vec(), Qos::AtLeastOnce)
+            });
+            result.map_or_else(failed, |()| ok("published"))
         }
         _ => Response::new(404, "no such test path"),
     }
