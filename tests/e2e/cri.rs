@@ -25,6 +25,12 @@ fn node_with_app(version: Version) -> Node {
     let node = Node::start(version);
     let tar = images::spin_artifact("trap", APP_IMAGE, node.containerd().dir());
     node.import(&tar);
+    // What kubelet's ImageStatus/ListImages see: the Spin artifact as an ordinary image.
+    assert!(
+        node.image_tags().iter().any(|t| t == APP_IMAGE),
+        "CRI does not list {APP_IMAGE}: {:?}",
+        node.image_tags()
+    );
     node
 }
 

@@ -326,6 +326,24 @@ fn spin_sdk_5_app_spin_3_interfaces() {
         get(up.addr, "/wasi-kv/other/k1"),
         (500, "Error::AccessDenied".into())
     );
+    // Atomics: increments add up; of two compare-and-swaps from the same start one fails,
+    // sees the winner's value and succeeds on retry.
+    assert_eq!(
+        request(up.addr, "POST", "/wasi-kv/default/hits/increment", "5"),
+        (200, "5".into())
+    );
+    assert_eq!(
+        request(up.addr, "POST", "/wasi-kv/default/hits/increment", "-2"),
+        (200, "3".into())
+    );
+    assert_eq!(get(up.addr, "/wasi-kv/default/hits"), (200, "3".into()));
+    assert_eq!(
+        request(up.addr, "POST", "/wasi-kv/default/k1/race", "slow"),
+        (200, "found fast then swapped to slow".into())
+    );
+    let (status, body) = request(up.addr, "POST", "/wasi-kv/default/k1/increment", "1");
+    assert_eq!(status, 500);
+    assert!(body.contains("is not an integer"), "{body}");
 
     // No Serverless AI here: the call is answered with the reason, the app keeps serving.
     let (status, body) = get(up.addr, "/llm");

@@ -30,7 +30,6 @@ pub struct Node {
     runtime: RuntimeServiceClient<Channel>,
     images: ImageServiceClient<Channel>,
     bridge: String,
-    subnet: String,
     logs: tempfile::TempDir,
 }
 
@@ -104,7 +103,6 @@ impl Node {
             containerd,
             rt,
             bridge,
-            subnet,
         };
         node.wait_until_ready();
         node
@@ -112,11 +110,6 @@ impl Node {
 
     pub fn containerd(&self) -> &Containerd {
         &self.containerd
-    }
-
-    /// The CNI subnet pods get addresses from.
-    pub fn subnet(&self) -> &str {
-        &self.subnet
     }
 
     /// Imports an image tarball into CRI's namespace, as a pull would leave it.

@@ -8,6 +8,7 @@ wasmtime::component::bindgen!({
         "fermyon:spin/key-value.store": super::key_value::Store,
         "fermyon:spin/sqlite.connection": super::sqlite::Connection,
         "wasi:keyvalue/store.bucket": super::key_value::Store,
+        "wasi:keyvalue/atomics.cas": super::key_value::Cas,
         "spin:sqlite/sqlite.connection": super::sqlite::Connection,
         "fermyon:spin/redis.connection": super::redis::Connection,
         "fermyon:spin/mqtt.connection": super::mqtt::Connection,

@@ -124,7 +124,7 @@ impl mysql::HostConnection for MySqlView<'_> {
     }
 
     async fn drop(&mut self, c: Resource<Connection>) -> wasmtime::Result<()> {
-        // Dropping a `Conn` returns it to nothing: it closes the socket in the background.
+        // mysql_async closes a dropped connection in the background.
         self.table.delete(c)?;
         Ok(())
     }

@@ -7,6 +7,9 @@
 //! - `PUT /wasi-kv/LABEL/KEY` (body = value), `GET /wasi-kv/LABEL/KEY`, `GET /wasi-kv/LABEL`
 //!   (the keys), `POST /wasi-kv/LABEL` (body = `k=v,...`: set as a batch, read back as one),
 //!   through `wasi:keyvalue`
+//! - `POST /wasi-kv/LABEL/KEY/increment` (body = delta): the sum, through `wasi:keyvalue/atomics`
+//! - `POST /wasi-kv/LABEL/KEY/race` (body = a value): two compare-and-swaps of KEY from the same
+//!   starting point; the first to swap wins, the other fails, is retried with what it found
 //! - `POST /pg3?ADDRESS` (body = a name), on `spin:postgres/postgres@3.0.0`: adds a row to a
 //!   table, answers the columns (`name:type`) and every row's values, one line each
 use spin_sdk::http::{Method, Request, Response};
@@ -59,6 +62,13 @@ fn wasi_kv(method: &Method, label: &str, key: &[&str], body: &[u8]) -> Result<Re
         (Method::Get, []) => {
             Response::new(200, bucket.list_keys(None).map_err(failed)?.keys.join(","))
         }
+        (Method::Post, [key, "increment"]) => {
+            let delta: i64 = String::from_utf8_lossy(body).parse().unwrap_or(1);
+            let sum = spin_sdk::wit::wasi::keyvalue::atomics::increment(&bucket, key, delta)
+                .map_err(failed)?;
+            Response::new(200, sum.to_string())
+        }
+        (Method::Post, [key, "race"]) => Response::new(200, race(&bucket, key, body)?),
         (Method::Post, []) => {
             let pairs: Vec<(String, Vec<u8>)> = String::from_utf8_lossy(body)
                 .split(',')
@@ -160,4 +170,30 @@ fn pets(address: &str, name: String) -> Result<Vec<String>, spin_sdk::pg3::Error
         lines.push(values.join(","));
     }
     Ok(lines)
+}
+
+fn race(
+    bucket: &spin_sdk::wit::wasi::keyvalue::store::Bucket,
+    key: &str,
+    value: &[u8],
+) -> Result<String, String> {
+    use spin_sdk::wit::wasi::keyvalue::atomics::{swap, Cas, CasError};
+    let debug = |e: &dyn std::fmt::Debug| format!("{e:?}");
+    let slow = Cas::new(bucket, key).map_err(|e| debug(&e))?;
+    let fast = Cas::new(bucket, key).map_err(|e| debug(&e))?;
+    swap(fast, b"fast").map_err(|e| debug(&e))?;
+    match swap(slow, value) {
+        Ok(()) => Err("the second swap from the same start succeeded".into()),
+        Err(CasError::CasFailed(retry)) => {
+            let found = retry.current().map_err(|e| debug(&e))?.unwrap_or_default();
+            swap(retry, value).map_err(|e| debug(&e))?;
+            let now = bucket.get(key).map_err(|e| debug(&e))?.unwrap_or_default();
+            Ok(format!(
+                "found {} then swapped to {}",
+                String::from_utf8_lossy(&found),
+                String::from_utf8_lossy(&now)
+            ))
+        }
+        Err(e) => Err(debug(&e)),
+    }
 }

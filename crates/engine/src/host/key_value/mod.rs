@@ -9,6 +9,8 @@
 
 mod wasi_keyvalue;
 
+pub use wasi_keyvalue::Cas;
+
 use std::collections::BTreeMap;
 use std::path::Path;
 use std::sync::{Arc, Mutex};
@@ -109,28 +111,14 @@ impl KvStore {
 
     async fn get(&self, key: String) -> Result<Option<Vec<u8>>, Error> {
         match &self.backend {
-            Backend::Sqlite(db) => self.sqlite(db, |db| {
-                db.query_row(
-                    "SELECT value FROM spin_key_value WHERE key = ?1",
-                    [&key],
-                    |r| r.get(0),
-                )
-                .optional()
-            }),
+            Backend::Sqlite(db) => self.sqlite(db, |db| select_value(db, &key)),
             Backend::Redis { .. } => self.redis().await?.get(key).await.map_err(|e| self.fail(e)),
         }
     }
 
     async fn set(&self, key: String, value: Vec<u8>) -> Result<(), Error> {
         match &self.backend {
-            Backend::Sqlite(db) => self.sqlite(db, |db| {
-                db.execute(
-                    "INSERT INTO spin_key_value (key, value) VALUES (?1, ?2)
-                     ON CONFLICT(key) DO UPDATE SET value = excluded.value",
-                    rusqlite::params![key, value],
-                )
-                .map(drop)
-            }),
+            Backend::Sqlite(db) => self.sqlite(db, |db| upsert_value(db, &key, &value)),
             Backend::Redis { .. } => self
                 .redis()
                 .await?
@@ -168,6 +156,80 @@ impl KvStore {
         }
     }
 
+    /// Adds `delta` to the integer under `key` (0 when absent), kept as decimal text as Redis
+    /// keeps it, and returns the sum. Atomic: under the store's lock, or one Redis command.
+    async fn increment(&self, key: String, delta: i64) -> Result<i64, Error> {
+        match &self.backend {
+            Backend::Sqlite(db) => {
+                let db = db.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
+                let current = select_value(&db, &key).map_err(|e| self.fail(e))?;
+                let current = match current {
+                    None => 0,
+                    Some(bytes) => std::str::from_utf8(&bytes)
+                        .ok()
+                        .and_then(|s| s.parse::<i64>().ok())
+                        .ok_or_else(|| {
+                            Error::Other(format!("the value of '{key}' is not an integer"))
+                        })?,
+                };
+                let sum = current
+                    .checked_add(delta)
+                    .ok_or_else(|| Error::Other(format!("incrementing '{key}' overflows")))?;
+                upsert_value(&db, &key, sum.to_string().as_bytes()).map_err(|e| self.fail(e))?;
+                Ok(sum)
+            }
+            Backend::Redis { .. } => self
+                .redis()
+                .await?
+                .incr(key, delta)
+                .await
+                .map_err(|e| self.fail(e)),
+        }
+    }
+
+    /// Sets `key` to `value` if it still holds `expected` (`None`: absent); false if not.
+    async fn swap_if(
+        &self,
+        key: &str,
+        expected: Option<&[u8]>,
+        value: &[u8],
+    ) -> Result<bool, Error> {
+        match &self.backend {
+            Backend::Sqlite(db) => {
+                let db = db.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
+                let current = select_value(&db, key).map_err(|e| self.fail(e))?;
+                if current.as_deref() != expected {
+                    return Ok(false);
+                }
+                upsert_value(&db, key, value).map_err(|e| self.fail(e))?;
+                Ok(true)
+            }
+            Backend::Redis { .. } => {
+                // Compare and set in one step on the server.
+                let script = ::redis::Script::new(
+                    "local cur = redis.call('GET', KEYS[1]) \
+                     if (ARGV[1] == 'absent' and cur == false) or \
+                        (ARGV[1] == 'equal' and cur == ARGV[2]) then \
+                       redis.call('SET', KEYS[1], ARGV[3]) return 1 end \
+                     return 0",
+                );
+                let swapped: i64 = script
+                    .key(key)
+                    .arg(if expected.is_some() {
+                        "equal"
+                    } else {
+                        "absent"
+                    })
+                    .arg(expected.unwrap_or_default())
+                    .arg(value)
+                    .invoke_async(&mut self.redis().await?)
+                    .await
+                    .map_err(|e| self.fail(e))?;
+                Ok(swapped == 1)
+            }
+        }
+    }
+
     async fn keys(&self) -> Result<Vec<String>, Error> {
         match &self.backend {
             Backend::Sqlite(db) => self.sqlite(db, |db| {
@@ -182,6 +244,24 @@ impl KvStore {
                 .map_err(|e| self.fail(e)),
         }
     }
+}
+
+fn select_value(db: &rusqlite::Connection, key: &str) -> rusqlite::Result<Option<Vec<u8>>> {
+    db.query_row(
+        "SELECT value FROM spin_key_value WHERE key = ?1",
+        [key],
+        |r| r.get(0),
+    )
+    .optional()
+}
+
+fn upsert_value(db: &rusqlite::Connection, key: &str, value: &[u8]) -> rusqlite::Result<()> {
+    db.execute(
+        "INSERT INTO spin_key_value (key, value) VALUES (?1, ?2)
+         ON CONFLICT(key) DO UPDATE SET value = excluded.value",
+        rusqlite::params![key, value],
+    )
+    .map(drop)
 }
 
 /// The app's stores, by label, opened as components ask for them.
@@ -248,7 +328,8 @@ pub fn add_to_linker(linker: &mut Linker<InstanceState>) -> wasmtime::Result<()>
     }
     key_value::add_to_linker::<_, KeyValue>(linker, view)?;
     bindings::wasi::keyvalue::store::add_to_linker::<_, KeyValue>(linker, view)?;
-    bindings::wasi::keyvalue::batch::add_to_linker::<_, KeyValue>(linker, view)
+    bindings::wasi::keyvalue::batch::add_to_linker::<_, KeyValue>(linker, view)?;
+    bindings::wasi::keyvalue::atomics::add_to_linker::<_, KeyValue>(linker, view)
 }
 
 struct KeyValue;

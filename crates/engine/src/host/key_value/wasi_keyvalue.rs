@@ -1,12 +1,23 @@
-//! `wasi:keyvalue` (draft 2024-10-17, `store` and `batch`): the same stores under the WASI
-//! names Spin 3 offers. A bucket identifier is a store label, granted as for Spin's own
-//! interface; listing returns every key at once (no cursor).
+//! `wasi:keyvalue` (draft 2024-10-17, `store`, `batch`, `atomics`): the same stores under the
+//! WASI names Spin 3 offers. A bucket identifier is a store label, granted as for Spin's own
+//! interface; listing returns every key at once (no cursor). `increment` keeps integers as
+//! decimal text (as Redis does); compare-and-swap compares with the value read when the `cas`
+//! was made, and a failed swap hands the guest a `cas` holding the value found instead.
+
+use std::sync::Arc;
 
 use wasmtime::component::Resource;
 
-use super::{KeyValueView, Store};
+use super::{KeyValueView, KvStore, Store};
 use crate::host::bindings::fermyon::spin::key_value::Error as SpinError;
-use crate::host::bindings::wasi::keyvalue::{batch, store};
+use crate::host::bindings::wasi::keyvalue::{atomics, batch, store};
+
+/// A compare-and-swap in progress: the key and the value it was read with.
+pub struct Cas {
+    store: Arc<KvStore>,
+    key: String,
+    current: Option<Vec<u8>>,
+}
 
 fn error(e: SpinError) -> store::Error {
     match e {
@@ -116,5 +127,70 @@ impl batch::Host for KeyValueView<'_> {
             store.delete(key).await.map_err(error)?;
         }
         Ok(())
+    }
+}
+
+impl atomics::HostCas for KeyValueView<'_> {
+    async fn new(
+        &mut self,
+        bucket: Resource<Store>,
+        key: String,
+    ) -> Result<Resource<Cas>, store::Error> {
+        let store = self.store(&bucket).map_err(error)?;
+        let current = store.get(key.clone()).await.map_err(error)?;
+        self.table
+            .push(Cas {
+                store,
+                key,
+                current,
+            })
+            .map_err(|e| store::Error::Other(e.to_string()))
+    }
+
+    async fn current(&mut self, cas: Resource<Cas>) -> Result<Option<Vec<u8>>, store::Error> {
+        let cas = self
+            .table
+            .get(&cas)
+            .map_err(|e| store::Error::Other(e.to_string()))?;
+        Ok(cas.current.clone())
+    }
+
+    async fn drop(&mut self, cas: Resource<Cas>) -> wasmtime::Result<()> {
+        self.table.delete(cas)?;
+        Ok(())
+    }
+}
+
+impl atomics::Host for KeyValueView<'_> {
+    async fn increment(
+        &mut self,
+        bucket: Resource<Store>,
+        key: String,
+        delta: i64,
+    ) -> Result<i64, store::Error> {
+        let store = self.store(&bucket).map_err(error)?;
+        store.increment(key, delta).await.map_err(error)
+    }
+
+    async fn swap(&mut self, cas: Resource<Cas>, value: Vec<u8>) -> Result<(), atomics::CasError> {
+        let stored = |e: SpinError| atomics::CasError::StoreError(error(e));
+        let mut cas = self
+            .table
+            .delete(cas)
+            .map_err(|e| atomics::CasError::StoreError(store::Error::Other(e.to_string())))?;
+        if cas
+            .store
+            .swap_if(&cas.key, cas.current.as_deref(), &value)
+            .await
+            .map_err(stored)?
+        {
+            return Ok(());
+        }
+        cas.current = cas.store.get(cas.key.clone()).await.map_err(stored)?;
+        let cas = self
+            .table
+            .push(cas)
+            .map_err(|e| atomics::CasError::StoreError(store::Error::Other(e.to_string())))?;
+        Err(atomics::CasError::CasFailed(cas))
     }
 }
