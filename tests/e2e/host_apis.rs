@@ -516,3 +516,52 @@ fn redis_and_mqtt_reach_granted_servers_only() {
     assert_eq!(status, 500);
     assert!(body.contains("ConnectionFailed"), "{body}");
 }
+
+/// The same `wasi:keyvalue` calls when the runtime config puts the store in Redis: values,
+/// increments (INCRBY) and compare-and-swap (a server-side script) behave as on SQLite.
+#[test]
+fn wasi_keyvalue_on_a_redis_store() {
+    let dir = tempfile::tempdir().unwrap();
+    let redis = services::redis();
+    let config = dir.path().join("runtime-config.toml");
+    std::fs::write(
+        &config,
+        format!(
+            "[key_value_store.default]\ntype = \"redis\"\nurl = \"redis://127.0.0.1:{}\"\n",
+            redis.port
+        ),
+    )
+    .unwrap();
+    let up = Up::start(
+        apps::manifest_dir("sdk5"),
+        &["--runtime-config-file", config.to_str().unwrap()],
+        &dir.path().join("redis-kv.log"),
+    );
+    assert_eq!(
+        request(up.addr, "PUT", "/wasi-kv/default/k1", "v1"),
+        (200, "stored".into())
+    );
+    assert_eq!(get(up.addr, "/wasi-kv/default/k1"), (200, "v1".into()));
+    assert_eq!(
+        request(up.addr, "POST", "/wasi-kv/default/hits/increment", "5"),
+        (200, "5".into())
+    );
+    assert_eq!(
+        request(up.addr, "POST", "/wasi-kv/default/hits/increment", "-2"),
+        (200, "3".into())
+    );
+    assert_eq!(
+        request(up.addr, "POST", "/wasi-kv/default/k1/race", "slow"),
+        (200, "found fast then swapped to slow".into())
+    );
+    // A key that does not exist yet: the swap from "absent" wins once.
+    assert_eq!(
+        request(up.addr, "POST", "/wasi-kv/default/fresh/race", "slow"),
+        (200, "found fast then swapped to slow".into())
+    );
+    let out = std::process::Command::new("redis-cli")
+        .args(["-p", &redis.port.to_string(), "GET", "k1"])
+        .output()
+        .unwrap();
+    assert_eq!(String::from_utf8_lossy(&out.stdout).trim(), "slow");
+}
