@@ -30,6 +30,16 @@ pub struct RuntimeConfig {
     pub key_value_store: BTreeMap<String, KeyValueStoreConfig>,
     #[serde(default)]
     pub sqlite_database: BTreeMap<String, SqliteDatabaseConfig>,
+    /// Spin's secret stores for variables (Vault, Azure Key Vault): read only to refuse them
+    /// by name, since this runtime takes variable values from the environment alone.
+    #[serde(default)]
+    config_provider: Vec<ProviderConfig>,
+}
+
+#[derive(Clone, Debug, Deserialize)]
+struct ProviderConfig {
+    #[serde(rename = "type")]
+    kind: String,
 }
 
 #[derive(Clone, Debug, Deserialize)]
@@ -66,6 +76,13 @@ impl RuntimeConfig {
         };
         let text = std::fs::read_to_string(path).map_err(|e| fail(&e))?;
         let mut config: Self = toml::from_str(&text).map_err(|e| fail(&e))?;
+        if let Some(provider) = config.config_provider.first() {
+            return Err(fail(&format!(
+                "[[config_provider]] type = \"{}\" is not supported: variables come from the \
+                 environment (SPIN_VARIABLE_<NAME>, the pod's env in Kubernetes)",
+                provider.kind
+            )));
+        }
         let base = path.parent().unwrap_or(Path::new("."));
         let stores = config.key_value_store.values_mut().filter_map(|s| match s {
             KeyValueStoreConfig::Spin(s) => Some(s),
@@ -136,6 +153,10 @@ mod tests {
                 "unknown variant `libsql`",
             ),
             ("[variables]\nx = 1\n", "unknown field `variables`"),
+            (
+                "[[config_provider]]\ntype = \"vault\"\nurl = \"http://127.0.0.1:8200\"\n",
+                "type = \"vault\" is not supported",
+            ),
             ("[key_value_store.x\n", "runtime-config.toml"),
         ] {
             let err = parse(text).unwrap_err();
