@@ -24,7 +24,8 @@ pub fn manifest_path(path: &Path) -> Result<PathBuf> {
             source: std::io::Error::new(std::io::ErrorKind::NotFound, "no such manifest file"),
         });
     }
-    Ok(path)
+    // Absolute, so that a bare `spin.toml` has a directory (its parent is "", not ".").
+    std::path::absolute(&path).map_err(|source| AppError::Io { path, source })
 }
 
 /// Loads and validates a manifest from a file, or from a directory holding `spin.toml`.
@@ -35,15 +36,8 @@ pub fn load(path: &Path) -> Result<App> {
         path: path.clone(),
         source,
     })?;
-    let dir = path
-        .parent()
-        .map(Path::to_path_buf)
-        .unwrap_or_else(|| PathBuf::from("."));
-    let dir = std::path::absolute(&dir).map_err(|source| AppError::Io {
-        path: dir.clone(),
-        source,
-    })?;
-    parse(&text, &dir).map_err(|e| match e {
+    let dir = path.parent().unwrap_or(Path::new("/"));
+    parse(&text, dir).map_err(|e| match e {
         AppError::Manifest { message, .. } => AppError::Manifest { path, message },
         other => other,
     })
