@@ -58,3 +58,51 @@ fn bad_manifest_fails_with_the_reason() {
     let stderr = String::from_utf8_lossy(&out.stderr);
     assert!(stderr.contains("unknown manifest version 7"), "{stderr}");
 }
+
+#[test]
+fn a_bare_manifest_file_name_is_found_in_the_working_directory() {
+    let dir = tempfile::tempdir().unwrap();
+    let addr: std::net::SocketAddr = format!("127.0.0.1:{}", net::free_port()).parse().unwrap();
+    let mut child = Command::new(spinrt_tests::bins::bin("spinrt"))
+        .current_dir(apps::manifest_dir("hello"))
+        .args(["up", "--no-cache", "--from", "spin.toml", "--listen"])
+        .arg(addr.to_string())
+        .arg("--state-dir")
+        .arg(dir.path())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    let listening = net::wait_for_listener(addr, std::time::Duration::from_secs(60));
+    if !listening {
+        child.kill().unwrap();
+        let out = child.wait_with_output().unwrap();
+        panic!(
+            "spinrt up --from spin.toml did not listen:\n{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+    }
+    let answer = net::blocking_get(addr, "/hello");
+    child.kill().unwrap();
+    child.wait().unwrap();
+    assert_eq!(answer, (200, "Hello from Spin!\n".into()));
+}
+
+/// spin-sdk 2.x apps import WASI 0.2.0-rc-2023-10-18; they are refused at load with the
+/// interfaces named and what to do, not with the linker's "resource implementation is missing".
+#[test]
+fn an_app_built_with_spin_sdk_2_is_refused_with_the_reason() {
+    let out = Command::new(spinrt_tests::bins::bin("spinrt"))
+        .args(["up", "--no-cache", "--from"])
+        .arg(apps::manifest_dir("sdk2"))
+        .output()
+        .unwrap();
+    assert!(!out.status.success());
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    for expected in [
+        "component 'sdk2': cannot be linked: it imports WASI 0.2 release candidates",
+        "wasi:http/types@0.2.0-rc-2023-10-18",
+        "rebuild the app with spin-sdk 3 or later",
+    ] {
+        assert!(stderr.contains(expected), "{expected:?} not in:\n{stderr}");
+    }
+}

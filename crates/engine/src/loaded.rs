@@ -25,6 +25,27 @@ pub struct LoadedComponent {
     max_memory: usize,
 }
 
+/// Why a component cannot be linked. Imports of WASI 0.2 release candidates get a message of
+/// their own: spin-sdk 2.x builds against 0.2.0-rc-2023-10-18, and the linker alone would only
+/// say a resource is missing.
+fn link_error(engine: &Engine, component: &Component, e: wasmtime::Error) -> String {
+    let component_type = component.component_type();
+    let candidates: Vec<&str> = component_type
+        .imports(engine.wasmtime())
+        .map(|(name, _)| name)
+        .filter(|name| name.contains("@0.2.0-rc-"))
+        .collect();
+    if candidates.is_empty() {
+        return format!("cannot be linked: {e:#}");
+    }
+    format!(
+        "cannot be linked: it imports WASI 0.2 release candidates ({}), as apps built with \
+         spin-sdk 2.x do, and this runtime implements only WASI 0.2 releases: rebuild the app \
+         with spin-sdk 3 or later",
+        candidates.join(", ")
+    )
+}
+
 impl LoadedApp {
     /// Compiles (or loads from cache) and links every component, and prepares the host
     /// interfaces each one is granted (configuration errors name the component).
@@ -53,7 +74,7 @@ impl LoadedApp {
             };
             let pre = linker
                 .instantiate_pre(&component)
-                .map_err(|e| EngineError::component(&c.id, format!("cannot be linked: {e:#}")))?;
+                .map_err(|e| EngineError::component(&c.id, link_error(engine, &component, e)))?;
             let host = app_host.prepare(c)?;
             components.insert(
                 c.id.clone(),
