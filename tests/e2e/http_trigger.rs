@@ -225,6 +225,19 @@ async fn a_trap_is_a_500_and_the_server_keeps_serving() {
     assert_eq!(get(app.addr, "/ok").await.0, 200);
 }
 
+/// Pooled slots are reused: whatever a guest wrote to its globals and linear memory (below and
+/// above the part kept resident) must be gone for the next request.
+#[tokio::test(flavor = "multi_thread")]
+async fn no_state_survives_from_one_request_to_the_next() {
+    let app = serve("trap").await;
+    for _ in 0..20 {
+        assert_eq!(
+            get(app.addr, "/remember").await,
+            (200, "calls=1 marks=0\n".into())
+        );
+    }
+}
+
 #[tokio::test(flavor = "multi_thread")]
 async fn guests_stuck_in_loops_do_not_starve_others() {
     let app = serve("trap").await;

@@ -1,7 +1,10 @@
 //! Misbehaves on purpose: `/trap` traps (a Rust panic becomes `unreachable`), `/loop` spins
 //! forever, `/slow` answers after 1.5 s (a request in flight), `/busy` burns 300 ms of CPU,
-//! `/log` writes a line to stdout and one to stderr; anything else answers 200 so tests can see
-//! the server survived.
+//! `/log` writes a line to stdout and one to stderr, `/remember` tries to leave state for the
+//! next request (see [`remember`]); anything else answers 200 so tests can see the server
+//! survived.
+use std::sync::atomic::{AtomicU32, AtomicU8, Ordering};
+
 use spin_sdk::http::{IntoResponse, Request, Response};
 use spin_sdk::http_component;
 
@@ -32,9 +35,29 @@ fn handle(req: Request) -> anyhow::Result<impl IntoResponse> {
             eprintln!("a line on stderr from the app");
             Ok(Response::builder().status(200).body("logged\n").build())
         }
+        "/remember" => Ok(Response::builder()
+            .status(200)
+            .body(remember())
+            .build()),
         _ => Ok(Response::builder()
             .status(200)
             .body("still alive\n")
             .build()),
     }
+}
+
+/// Marks spread over 24 MiB of linear memory: below and above what the host's pooling
+/// allocator keeps resident between requests (16 MiB), so both ways it resets a slot are seen.
+static MARKS: [AtomicU8; 24 << 20] = [const { AtomicU8::new(0) }; 24 << 20];
+static CALLS: AtomicU32 = AtomicU32::new(0);
+
+/// Counts this call and the marks an earlier request left, then leaves marks of its own. Every
+/// request gets a fresh instance, so the answer must always be `calls=1 marks=0`.
+fn remember() -> String {
+    let calls = CALLS.fetch_add(1, Ordering::SeqCst) + 1;
+    let mut marks = 0;
+    for at in (0..MARKS.len()).step_by(1 << 20).chain([MARKS.len() - 1]) {
+        marks += MARKS[at].swap(1, Ordering::SeqCst) as usize;
+    }
+    format!("calls={calls} marks={marks}\n")
 }
