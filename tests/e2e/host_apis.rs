@@ -207,6 +207,68 @@ fn mysql_values_cross_both_ways_and_only_granted_servers_are_reached() {
     assert!(body.contains("invalid address"), "{body}");
 }
 
+/// Variable values from the runtime config's providers, asked after `SPIN_VARIABLE_<NAME>` and
+/// in their order: an `env` provider with its own prefix and dotenv file, then `static` values.
+#[test]
+fn variables_come_from_runtime_config_providers_in_order() {
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(
+        dir.path().join("app.env"),
+        "MYAPP_GREETING=\"hi from dotenv\"\n",
+    )
+    .unwrap();
+    let config = dir.path().join("providers.toml");
+    std::fs::write(
+        &config,
+        "[key_value_store.other]\ntype = \"spin\"\n\
+         [[variables_provider]]\ntype = \"env\"\nprefix = \"MYAPP\"\ndotenv_path = \"app.env\"\n\
+         [[variables_provider]]\ntype = \"static\"\n\
+         values = { greeting = \"static hey\", secret_token = \"static token\" }\n",
+    )
+    .unwrap();
+    let cache = dir.path().join("cache");
+    let args = [
+        "--runtime-config-file",
+        config.to_str().unwrap(),
+        "--state-dir",
+        dir.path().to_str().unwrap(),
+        "--cache-dir",
+        cache.to_str().unwrap(),
+    ];
+    // (environment, message, token)
+    type Envs<'a> = &'a [(&'a str, &'a str)];
+    let runs: [(Envs, &str, &str); 3] = [
+        (&[], "hi from dotenv, world", "static token"),
+        (
+            &[("MYAPP_SECRET_TOKEN", "env token")],
+            "hi from dotenv, world",
+            "env token",
+        ),
+        (
+            &[
+                ("SPIN_VARIABLE_GREETING", "spin env"),
+                ("MYAPP_GREETING", "myapp env"),
+            ],
+            "spin env, world",
+            "static token",
+        ),
+    ];
+    for (i, (envs, message, token)) in runs.into_iter().enumerate() {
+        let log = dir.path().join(format!("run{i}.log"));
+        let up = Up::try_start(apps::manifest_dir("host-apis"), &args, envs, &log).unwrap();
+        assert_eq!(
+            get(up.addr, "/granted/variables/message"),
+            (200, message.into()),
+            "run {i}"
+        );
+        assert_eq!(
+            get(up.addr, "/granted/variables/token"),
+            (200, token.into()),
+            "run {i}"
+        );
+    }
+}
+
 #[test]
 fn bad_configuration_stops_the_app_with_the_reason() {
     let dir = tempfile::tempdir().unwrap();
@@ -225,8 +287,16 @@ fn bad_configuration_stops_the_app_with_the_reason() {
         "[key_value_store.other]\ntype = \"dynamo\"\n",
     );
     let bad_toml = write("bad.toml", "[key_value_store.other\n");
+    let vault = write(
+        "vault.toml",
+        "[[variables_provider]]\ntype = \"vault\"\nurl = \"http://127.0.0.1:8200\"\n",
+    );
+    let no_dotenv = write(
+        "no-dotenv.toml",
+        "[[variables_provider]]\ntype = \"env\"\ndotenv_path = \"missing.env\"\n",
+    );
     // (runtime config, whether the required variable has a value, what the error names)
-    let cases: [(&Path, bool, &[&str]); 5] = [
+    let cases: [(&Path, bool, &[&str]); 7] = [
         (
             &good,
             false,
@@ -243,6 +313,12 @@ fn bad_configuration_stops_the_app_with_the_reason() {
             &["bad-type.toml", "unknown variant `dynamo`"],
         ),
         (&bad_toml, true, &["bad.toml"]),
+        (
+            &vault,
+            true,
+            &["vault.toml", "type = \"vault\" is not supported"],
+        ),
+        (&no_dotenv, true, &["no-dotenv.toml", "missing.env"]),
         (
             Path::new("/nonexistent/rc.toml"),
             true,

@@ -1,6 +1,7 @@
 //! Spin's runtime config file (`runtime-config.toml`): where labelled key-value stores and
-//! SQLite databases live. `spin up --runtime-config-file` reads it; in a container the shim
-//! reads `/runtime-config.toml` when the image has one.
+//! SQLite databases live, and where variable values come from besides `SPIN_VARIABLE_<NAME>`.
+//! `spin up --runtime-config-file` reads it; in a container the shim reads
+//! `/runtime-config.toml` when the image has one.
 //!
 //! ```toml
 //! [key_value_store.default]
@@ -14,6 +15,15 @@
 //! [sqlite_database.default]
 //! type = "spin"
 //! path = "data/app.db"
+//!
+//! [[variables_provider]]         # asked in order, after SPIN_VARIABLE_<NAME>
+//! type = "env"
+//! prefix = "MYAPP"               # MYAPP_<NAME>
+//! dotenv_path = "app.env"        # then this file (relative to this file)
+//!
+//! [[variables_provider]]
+//! type = "static"
+//! values = { api_host = "api.example.com" }
 //! ```
 
 use std::collections::BTreeMap;
@@ -30,16 +40,38 @@ pub struct RuntimeConfig {
     pub key_value_store: BTreeMap<String, KeyValueStoreConfig>,
     #[serde(default)]
     pub sqlite_database: BTreeMap<String, SqliteDatabaseConfig>,
-    /// Spin's secret stores for variables (Vault, Azure Key Vault): read only to refuse them
-    /// by name, since this runtime takes variable values from the environment alone.
-    #[serde(default)]
-    config_provider: Vec<ProviderConfig>,
+    /// Where variable values come from, in order (Spin 2 called the section `config_provider`).
+    #[serde(default, rename = "variables_provider", alias = "config_provider")]
+    pub variables_providers: Vec<VariablesProvider>,
 }
 
 #[derive(Clone, Debug, Deserialize)]
-struct ProviderConfig {
-    #[serde(rename = "type")]
-    kind: String,
+#[serde(tag = "type", rename_all = "snake_case")]
+pub enum VariablesProvider {
+    Env(EnvProvider),
+    Static(StaticProvider),
+    /// Secret stores Spin can read; named so they are refused by name, not as unknown.
+    Vault(serde::de::IgnoredAny),
+    AzureKeyVault(serde::de::IgnoredAny),
+}
+
+/// Variables from environment variables `<PREFIX>_<NAME>`, then from a dotenv file.
+#[derive(Clone, Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct EnvProvider {
+    /// `SPIN_VARIABLE` when absent.
+    pub prefix: Option<String>,
+    pub dotenv_path: Option<PathBuf>,
+    /// The dotenv file's entries, read with the runtime config so a bad file stops the app.
+    #[serde(skip)]
+    pub dotenv: BTreeMap<String, String>,
+}
+
+/// Variables given in the runtime config itself.
+#[derive(Clone, Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct StaticProvider {
+    pub values: BTreeMap<String, String>,
 }
 
 #[derive(Clone, Debug, Deserialize)]
@@ -76,13 +108,6 @@ impl RuntimeConfig {
         };
         let text = std::fs::read_to_string(path).map_err(|e| fail(&e))?;
         let mut config: Self = toml::from_str(&text).map_err(|e| fail(&e))?;
-        if let Some(provider) = config.config_provider.first() {
-            return Err(fail(&format!(
-                "[[config_provider]] type = \"{}\" is not supported: variables come from the \
-                 environment (SPIN_VARIABLE_<NAME>, the pod's env in Kubernetes)",
-                provider.kind
-            )));
-        }
         let base = path.parent().unwrap_or(Path::new("."));
         let stores = config.key_value_store.values_mut().filter_map(|s| match s {
             KeyValueStoreConfig::Spin(s) => Some(s),
@@ -99,8 +124,34 @@ impl RuntimeConfig {
                 *p = base.join(&*p);
             }
         }
+        let unsupported = |kind: &str| {
+            fail(&format!(
+                "[[variables_provider]] type = \"{kind}\" is not supported: variables come from \
+                 the environment (the pod's env in Kubernetes) and from \"env\" and \"static\" \
+                 providers"
+            ))
+        };
+        for provider in &mut config.variables_providers {
+            match provider {
+                VariablesProvider::Env(env) => {
+                    if let Some(dotenv_path) = &env.dotenv_path {
+                        let dotenv_path = base.join(dotenv_path);
+                        env.dotenv = read_dotenv(&dotenv_path).map_err(|e| {
+                            fail(&format!("dotenv_path {}: {e}", dotenv_path.display()))
+                        })?;
+                    }
+                }
+                VariablesProvider::Static(_) => {}
+                VariablesProvider::Vault(_) => return Err(unsupported("vault")),
+                VariablesProvider::AzureKeyVault(_) => return Err(unsupported("azure_key_vault")),
+            }
+        }
         Ok(config)
     }
+}
+
+fn read_dotenv(path: &Path) -> Result<BTreeMap<String, String>, dotenvy::Error> {
+    dotenvy::from_path_iter(path)?.collect()
 }
 
 #[cfg(test)]
@@ -134,6 +185,35 @@ mod tests {
     }
 
     #[test]
+    fn variables_providers_in_order() {
+        let dir = tempfile::tempdir().unwrap();
+        std::fs::write(
+            dir.path().join("app.env"),
+            "# comment\nAPP_X=\"quoted value\"\n",
+        )
+        .unwrap();
+        let path = dir.path().join("runtime-config.toml");
+        std::fs::write(
+            &path,
+            "[[config_provider]]\ntype = \"env\"\nprefix = \"APP\"\ndotenv_path = \"app.env\"\n\
+             [[config_provider]]\ntype = \"static\"\nvalues = { x = \"1\" }\n",
+        )
+        .unwrap();
+        let c = RuntimeConfig::from_file(&path).unwrap();
+        match c.variables_providers.as_slice() {
+            [
+                VariablesProvider::Env(env),
+                VariablesProvider::Static(values),
+            ] => {
+                assert_eq!(env.prefix.as_deref(), Some("APP"));
+                assert_eq!(env.dotenv["APP_X"], "quoted value");
+                assert_eq!(values.values["x"], "1");
+            }
+            other => panic!("{other:?}"),
+        }
+    }
+
+    #[test]
     fn errors_name_the_field() {
         for (text, want) in [
             (
@@ -156,6 +236,22 @@ mod tests {
             (
                 "[[config_provider]]\ntype = \"vault\"\nurl = \"http://127.0.0.1:8200\"\n",
                 "type = \"vault\" is not supported",
+            ),
+            (
+                "[[variables_provider]]\ntype = \"azure_key_vault\"\n",
+                "type = \"azure_key_vault\" is not supported",
+            ),
+            (
+                "[[variables_provider]]\ntype = \"env\"\npefix = \"X\"\n",
+                "unknown field `pefix`",
+            ),
+            (
+                "[[variables_provider]]\ntype = \"env\"\ndotenv_path = \"nope.env\"\n",
+                "nope.env",
+            ),
+            (
+                "[[variables_provider]]\ntype = \"static\"\nvalues = { x = 1 }\n",
+                "invalid type: integer",
             ),
             ("[key_value_store.x\n", "runtime-config.toml"),
         ] {

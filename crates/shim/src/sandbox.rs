@@ -80,7 +80,7 @@ async fn serve(ctx: &impl RuntimeContext) -> Result<()> {
         } else {
             RuntimeConfig::default()
         },
-        env: HostConfig::variables_from(env.iter()),
+        env: env.iter().collect(),
     };
     let loaded = LoadedApp::load(&engine, app, host)?;
     let options = ServeOptions {

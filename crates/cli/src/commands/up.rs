@@ -69,7 +69,7 @@ impl UpCommand {
                     Some(path) => RuntimeConfig::from_file(path)?,
                     None => RuntimeConfig::default(),
                 },
-                env: HostConfig::variables_from(std::env::vars()),
+                env: std::env::vars().collect(),
             };
             let engine = Engine::new(&config)?;
             let loaded = LoadedApp::load(&engine, source.app, host)?;

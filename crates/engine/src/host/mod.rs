@@ -53,20 +53,9 @@ pub struct HostConfig {
     /// memory or absent without one.
     pub state_dir: Option<PathBuf>,
     pub runtime_config: RuntimeConfig,
-    /// Provider values for variables: `SPIN_VARIABLE_<NAME>` entries of the process's (CLI)
-    /// or the task's (shim) environment.
+    /// The environment variable providers read (`SPIN_VARIABLE_<NAME>`, an `env` provider's
+    /// prefix): the process's (CLI) or the task's (shim).
     pub env: BTreeMap<String, String>,
-}
-
-impl HostConfig {
-    /// The `SPIN_VARIABLE_*` entries of `vars`.
-    pub fn variables_from(
-        vars: impl IntoIterator<Item = (String, String)>,
-    ) -> BTreeMap<String, String> {
-        vars.into_iter()
-            .filter(|(k, _)| k.starts_with(variables::ENV_PREFIX))
-            .collect()
-    }
 }
 
 /// What the host interfaces derive from the whole app, once per load.
@@ -80,7 +69,11 @@ pub struct AppHost {
 impl AppHost {
     pub fn new(app: &App, config: HostConfig) -> Result<Self, EngineError> {
         Ok(Self {
-            variables: AppVariables::resolve(app, |k| config.env.get(k).cloned())?,
+            variables: AppVariables::resolve(
+                app,
+                &config.env,
+                &config.runtime_config.variables_providers,
+            )?,
             key_value: AppKeyValue::new(config.runtime_config.key_value_store),
             sqlite: AppSqlite::new(config.runtime_config.sqlite_database),
             state_dir: config.state_dir,

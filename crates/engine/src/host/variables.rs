@@ -2,7 +2,9 @@
 //! offers for the same values): application variables, resolved once when the app loads.
 //!
 //! A value comes from the first provider that has it: the environment
-//! (`SPIN_VARIABLE_<NAME>`, what the Spin shim maps pod env to), then the variable's `default`.
+//! (`SPIN_VARIABLE_<NAME>`, what the Spin shim maps pod env to), the runtime config's
+//! `[[variables_provider]]`s in order (`env` with its own prefix and dotenv file, `static`),
+//! then the variable's `default`.
 //! A `required` variable no provider has is a load error naming it. Component variables are
 //! templates over these and are rendered at load time too.
 
@@ -15,10 +17,11 @@ use wasmtime::component::{HasData, Linker};
 
 use super::bindings::fermyon::spin::variables;
 use super::bindings::wasi::config::store as wasi_config;
+use crate::runtime_config::VariablesProvider;
 use crate::{EngineError, InstanceState};
 
-/// Environment variables with this prefix provide variable values.
-pub const ENV_PREFIX: &str = "SPIN_VARIABLE_";
+/// Environment variables `SPIN_VARIABLE_<NAME>` provide variable values, as in Spin.
+const ENV_PREFIX: &str = "SPIN_VARIABLE";
 
 /// The app's variables with their values.
 #[derive(Clone, Debug, Default)]
@@ -27,19 +30,22 @@ pub struct AppVariables {
 }
 
 impl AppVariables {
-    /// Resolves every declared variable; `env` looks up environment variables.
-    pub fn resolve(app: &App, env: impl Fn(&str) -> Option<String>) -> Result<Self, EngineError> {
+    /// Resolves every declared variable from the environment `env` and then `providers`.
+    pub fn resolve(
+        app: &App,
+        env: &BTreeMap<String, String>,
+        providers: &[VariablesProvider],
+    ) -> Result<Self, EngineError> {
         let mut values = BTreeMap::new();
         for (name, variable) in &app.variables {
-            let from_env = env(&format!("{ENV_PREFIX}{}", name.to_ascii_uppercase()));
-            match from_env.or_else(|| variable.default.clone()) {
+            match lookup(name, env, providers).or_else(|| variable.default.clone()) {
                 Some(value) => {
                     values.insert(name.clone(), value);
                 }
                 None => {
                     return Err(EngineError::Variable(format!(
                         "variable '{name}' is required but has no value: set \
-                         {ENV_PREFIX}{}",
+                         {ENV_PREFIX}_{}",
                         name.to_ascii_uppercase()
                     )));
                 }
@@ -77,6 +83,31 @@ impl AppVariables {
 /// What a component's guest can read; shared by all its instances.
 #[derive(Clone, Debug, Default)]
 pub struct ComponentVariables(Arc<BTreeMap<String, String>>);
+
+/// The first provider's value for `name`: `SPIN_VARIABLE_<NAME>` (always asked first, as Spin
+/// does), then the runtime config's providers in order.
+fn lookup(
+    name: &str,
+    env: &BTreeMap<String, String>,
+    providers: &[VariablesProvider],
+) -> Option<String> {
+    let upper = name.to_ascii_uppercase();
+    let from_env = |prefix: &str, dotenv: &BTreeMap<String, String>| {
+        let key = format!("{prefix}_{upper}");
+        env.get(&key).or_else(|| dotenv.get(&key)).cloned()
+    };
+    let no_dotenv = BTreeMap::new();
+    std::iter::once(from_env(ENV_PREFIX, &no_dotenv))
+        .chain(providers.iter().map(|provider| match provider {
+            VariablesProvider::Env(p) => {
+                from_env(p.prefix.as_deref().unwrap_or(ENV_PREFIX), &p.dotenv)
+            }
+            VariablesProvider::Static(p) => p.values.get(name).cloned(),
+            // Refused when the runtime config is read.
+            VariablesProvider::Vault(_) | VariablesProvider::AzureKeyVault(_) => None,
+        }))
+        .find_map(|value| value)
+}
 
 pub fn add_to_linker(linker: &mut Linker<InstanceState>) -> wasmtime::Result<()> {
     fn view(s: &mut InstanceState) -> &mut ComponentVariables {
