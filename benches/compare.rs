@@ -197,10 +197,17 @@ fn median(mut v: Vec<f64>) -> f64 {
     v[v.len() / 2]
 }
 
-/// Resident memory, in KiB, of every process below this containerd's shims.
-fn shim_rss_kib(ctd: &Containerd) -> u64 {
+/// Memory of every process below this containerd's shims, in MiB: resident (RSS) and
+/// proportional (PSS). A task's container process is forked from its shim and shares the
+/// shim's pages, which RSS counts once per process and PSS divides among them.
+struct ShimMemory {
+    rss_mib: f64,
+    pss_mib: f64,
+}
+
+fn shim_memory(ctd: &Containerd) -> ShimMemory {
     let shims = ctd.shim_processes();
-    let mut total = 0;
+    let (mut rss, mut pss) = (0, 0);
     for entry in std::fs::read_dir("/proc").unwrap().flatten() {
         let Ok(pid) = entry.file_name().to_string_lossy().parse::<u32>() else {
             continue;
@@ -208,14 +215,22 @@ fn shim_rss_kib(ctd: &Containerd) -> u64 {
         if !descends_from(pid, &shims) {
             continue;
         }
-        let status = std::fs::read_to_string(format!("/proc/{pid}/status")).unwrap_or_default();
-        total += status
-            .lines()
-            .find_map(|l| l.strip_prefix("VmRSS:"))
-            .and_then(|v| v.trim().trim_end_matches("kB").trim().parse::<u64>().ok())
-            .unwrap_or(0);
+        let rollup =
+            std::fs::read_to_string(format!("/proc/{pid}/smaps_rollup")).unwrap_or_default();
+        let kib = |field: &str| {
+            rollup
+                .lines()
+                .find_map(|l| l.strip_prefix(field))
+                .and_then(|v| v.trim().trim_end_matches("kB").trim().parse::<u64>().ok())
+                .unwrap_or(0)
+        };
+        rss += kib("Rss:");
+        pss += kib("Pss:");
     }
-    total
+    ShimMemory {
+        rss_mib: rss as f64 / 1024.0,
+        pss_mib: pss as f64 / 1024.0,
+    }
 }
 
 fn descends_from(mut pid: u32, ancestors: &[u32]) -> bool {
@@ -339,16 +354,19 @@ fn main() {
         assert!(net::wait_for_listener(addr, Duration::from_secs(60)));
         assert_eq!(net::blocking_get(addr, "/").0, 200);
         if ids.is_empty() {
+            let one = shim_memory(&ctd);
             report.push_str(&format!(
-                "\n## Memory\n\n| what | MiB (RSS) |\n|---|---:|\n| one idle shim task (all its processes) | {:.1} |\n",
-                shim_rss_kib(&ctd) as f64 / 1024.0
+                "\n## Memory\n\n| what | MiB (RSS) | MiB (PSS) |\n|---|---:|---:|\n\
+                 | one idle shim task (all its processes) | {:.1} | {:.1} |\n",
+                one.rss_mib, one.pss_mib
             ));
         }
         ids.push(id);
     }
+    let all = shim_memory(&ctd);
     report.push_str(&format!(
-        "| {TASKS} tasks at once (sum) | {:.1} |\n",
-        shim_rss_kib(&ctd) as f64 / 1024.0
+        "| {TASKS} tasks at once (sum) | {:.1} | {:.1} |\n",
+        all.rss_mib, all.pss_mib
     ));
     drop(ctd);
 
