@@ -106,3 +106,53 @@ fn an_app_built_with_spin_sdk_2_is_refused_with_the_reason() {
         assert!(stderr.contains(expected), "{expected:?} not in:\n{stderr}");
     }
 }
+
+/// As `spin up` does, a `.env` file in the working directory provides `SPIN_VARIABLE_*` values
+/// the environment lacks: without it, the app's required variable stops it at load.
+#[test]
+fn a_dotenv_file_in_the_working_directory_provides_variables() {
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(
+        dir.path().join("spin.toml"),
+        format!(
+            "spin_manifest_version = 2\n[application]\nname = \"dotenv\"\n\
+             [variables]\ntoken = {{ required = true }}\n\
+             [[trigger.http]]\nroute = \"/...\"\ncomponent = \"hello\"\n\
+             [component.hello]\nsource = {:?}\n",
+            apps::wasm("wasm32-wasip2", "hello")
+        ),
+    )
+    .unwrap();
+    let up = |log: &str| {
+        let addr: std::net::SocketAddr = format!("127.0.0.1:{}", net::free_port()).parse().unwrap();
+        let mut child = Command::new(spinrt_tests::bins::bin("spinrt"))
+            .current_dir(dir.path())
+            .args(["up", "--no-cache", "--listen"])
+            .arg(addr.to_string())
+            .env_remove("SPIN_VARIABLE_TOKEN")
+            .stderr(std::fs::File::create(dir.path().join(log)).unwrap())
+            .spawn()
+            .unwrap();
+        // Until it listens, or exits (a load error), or a minute has passed.
+        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(60);
+        let mut listening = false;
+        while !listening
+            && child.try_wait().unwrap().is_none()
+            && std::time::Instant::now() < deadline
+        {
+            listening = net::wait_for_listener(addr, std::time::Duration::from_millis(200));
+        }
+        let answer = listening.then(|| net::blocking_get(addr, "/hello"));
+        let _ = child.kill();
+        child.wait().unwrap();
+        let log = std::fs::read_to_string(dir.path().join(log)).unwrap();
+        (answer, log)
+    };
+    let (answer, log) = up("without.log");
+    assert_eq!(answer, None, "{log}");
+    assert!(log.contains("SPIN_VARIABLE_TOKEN"), "{log}");
+
+    std::fs::write(dir.path().join(".env"), "SPIN_VARIABLE_TOKEN=from-dotenv\n").unwrap();
+    let (answer, log) = up("with.log");
+    assert_eq!(answer, Some((200, "Hello from Spin!\n".into())), "{log}");
+}

@@ -1,3 +1,4 @@
+use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
@@ -28,7 +29,7 @@ pub struct UpCommand {
     /// image, a temporary directory removed on exit].
     #[arg(long)]
     state_dir: Option<PathBuf>,
-    /// Spin's runtime config (key-value stores, SQLite databases).
+    /// Spin's runtime config (key-value stores, SQLite databases, variable providers).
     #[arg(long)]
     runtime_config_file: Option<PathBuf>,
     /// Seconds in-flight requests get to finish after SIGTERM or Ctrl-C.
@@ -69,7 +70,7 @@ impl UpCommand {
                     Some(path) => RuntimeConfig::from_file(path)?,
                     None => RuntimeConfig::default(),
                 },
-                env: std::env::vars().collect(),
+                env: provider_env()?,
             };
             let engine = Engine::new(&config)?;
             let loaded = LoadedApp::load(&engine, source.app, host)?;
@@ -130,4 +131,21 @@ impl UpCommand {
 /// manifest's file name (a missing `spin.toml` is reported as a missing file).
 fn looks_like_reference(from: &str) -> bool {
     !from.ends_with(".toml") && (from.contains('/') || from.contains(':') || from.contains('@'))
+}
+
+/// The environment variable providers read: the process's, then the entries of a `.env` file in
+/// the working directory that the process lacks, as `spin up` reads one.
+fn provider_env() -> anyhow::Result<BTreeMap<String, String>> {
+    let mut env: BTreeMap<String, String> = std::env::vars().collect();
+    match dotenvy::from_path_iter(".env") {
+        Ok(entries) => {
+            for entry in entries {
+                let (key, value) = entry.context("reading .env in the working directory")?;
+                env.entry(key).or_insert(value);
+            }
+        }
+        Err(e) if e.not_found() => {}
+        Err(e) => return Err(e).context("reading .env in the working directory"),
+    }
+    Ok(env)
 }
