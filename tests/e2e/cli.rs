@@ -1,6 +1,9 @@
 //! The `spinrt` binary as a person runs it.
 
+use std::net::SocketAddr;
+use std::path::Path;
 use std::process::Command;
+use std::time::{Duration, Instant};
 
 use spinrt_tests::bins::Up;
 use spinrt_tests::{apps, net};
@@ -59,32 +62,40 @@ fn bad_manifest_fails_with_the_reason() {
     assert!(stderr.contains("unknown manifest version 7"), "{stderr}");
 }
 
+/// Runs `spinrt up ARGS` in `dir` (stderr to `log`) until it listens, exits (a load error) or a
+/// minute has passed; the answer to `GET /hello` if it listened, and the log.
+fn hello_from_up_in(dir: &Path, args: &[&str], log: &Path) -> (Option<(u16, String)>, String) {
+    let addr: SocketAddr = format!("127.0.0.1:{}", net::free_port()).parse().unwrap();
+    let mut child = Command::new(spinrt_tests::bins::bin("spinrt"))
+        .current_dir(dir)
+        .args(["up", "--no-cache", "--listen", &addr.to_string()])
+        .args(args)
+        // Only a .env file may provide it (a_dotenv_file_in_the_working_directory_...).
+        .env_remove("SPIN_VARIABLE_TOKEN")
+        .stderr(std::fs::File::create(log).unwrap())
+        .spawn()
+        .unwrap();
+    let deadline = Instant::now() + Duration::from_secs(60);
+    let mut listening = false;
+    while !listening && child.try_wait().unwrap().is_none() && Instant::now() < deadline {
+        listening = net::wait_for_listener(addr, Duration::from_millis(200));
+    }
+    let answer = listening.then(|| net::blocking_get(addr, "/hello"));
+    let _ = child.kill();
+    child.wait().unwrap();
+    (answer, std::fs::read_to_string(log).unwrap())
+}
+
 #[test]
 fn a_bare_manifest_file_name_is_found_in_the_working_directory() {
     let dir = tempfile::tempdir().unwrap();
-    let addr: std::net::SocketAddr = format!("127.0.0.1:{}", net::free_port()).parse().unwrap();
-    let mut child = Command::new(spinrt_tests::bins::bin("spinrt"))
-        .current_dir(apps::manifest_dir("hello"))
-        .args(["up", "--no-cache", "--from", "spin.toml", "--listen"])
-        .arg(addr.to_string())
-        .arg("--state-dir")
-        .arg(dir.path())
-        .stderr(std::process::Stdio::piped())
-        .spawn()
-        .unwrap();
-    let listening = net::wait_for_listener(addr, std::time::Duration::from_secs(60));
-    if !listening {
-        child.kill().unwrap();
-        let out = child.wait_with_output().unwrap();
-        panic!(
-            "spinrt up --from spin.toml did not listen:\n{}",
-            String::from_utf8_lossy(&out.stderr)
-        );
-    }
-    let answer = net::blocking_get(addr, "/hello");
-    child.kill().unwrap();
-    child.wait().unwrap();
-    assert_eq!(answer, (200, "Hello from Spin!\n".into()));
+    let state = dir.path().to_str().unwrap();
+    let (answer, log) = hello_from_up_in(
+        &apps::manifest_dir("hello"),
+        &["--from", "spin.toml", "--state-dir", state],
+        &dir.path().join("up.log"),
+    );
+    assert_eq!(answer, Some((200, "Hello from Spin!\n".into())), "{log}");
 }
 
 /// spin-sdk 2.x apps import WASI 0.2.0-rc-2023-10-18; they are refused at load with the
@@ -123,31 +134,7 @@ fn a_dotenv_file_in_the_working_directory_provides_variables() {
         ),
     )
     .unwrap();
-    let up = |log: &str| {
-        let addr: std::net::SocketAddr = format!("127.0.0.1:{}", net::free_port()).parse().unwrap();
-        let mut child = Command::new(spinrt_tests::bins::bin("spinrt"))
-            .current_dir(dir.path())
-            .args(["up", "--no-cache", "--listen"])
-            .arg(addr.to_string())
-            .env_remove("SPIN_VARIABLE_TOKEN")
-            .stderr(std::fs::File::create(dir.path().join(log)).unwrap())
-            .spawn()
-            .unwrap();
-        // Until it listens, or exits (a load error), or a minute has passed.
-        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(60);
-        let mut listening = false;
-        while !listening
-            && child.try_wait().unwrap().is_none()
-            && std::time::Instant::now() < deadline
-        {
-            listening = net::wait_for_listener(addr, std::time::Duration::from_millis(200));
-        }
-        let answer = listening.then(|| net::blocking_get(addr, "/hello"));
-        let _ = child.kill();
-        child.wait().unwrap();
-        let log = std::fs::read_to_string(dir.path().join(log)).unwrap();
-        (answer, log)
-    };
+    let up = |log: &str| hello_from_up_in(dir.path(), &[], &dir.path().join(log));
     let (answer, log) = up("without.log");
     assert_eq!(answer, None, "{log}");
     assert!(log.contains("SPIN_VARIABLE_TOKEN"), "{log}");
