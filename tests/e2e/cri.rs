@@ -25,12 +25,17 @@ fn node_with_app(version: Version) -> Node {
     let node = Node::start(version);
     let tar = images::spin_artifact("trap", APP_IMAGE, node.containerd().dir());
     node.import(&tar);
-    // What kubelet's ImageStatus/ListImages see: the Spin artifact as an ordinary image.
-    assert!(
-        node.image_tags().iter().any(|t| t == APP_IMAGE),
-        "CRI does not list {APP_IMAGE}: {:?}",
-        node.image_tags()
-    );
+    // What kubelet's ImageStatus/ListImages see: the Spin artifact as an ordinary image. CRI's
+    // image store follows containerd's events, so an import shows up there a moment later.
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while !node.image_tags().iter().any(|t| t == APP_IMAGE) {
+        assert!(
+            Instant::now() < deadline,
+            "CRI does not list {APP_IMAGE} 10 s after the import: {:?}",
+            node.image_tags()
+        );
+        std::thread::sleep(Duration::from_millis(100));
+    }
     node
 }
 
