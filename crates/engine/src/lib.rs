@@ -22,7 +22,7 @@ pub use error::EngineError;
 pub use host::HostConfig;
 pub use loaded::{LoadedApp, LoadedComponent};
 pub use runtime_config::{
-    KeyValueStoreConfig, RedisStore, RuntimeConfig, SpinStore, SqliteDatabaseConfig,
+    KeyValueStoreConfig, RedisStore, RuntimeConfig, SpinStore, SqliteDatabaseConfig, read_dotenv,
 };
 pub use state::InstanceState;
 

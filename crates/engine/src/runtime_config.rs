@@ -150,7 +150,9 @@ impl RuntimeConfig {
     }
 }
 
-fn read_dotenv(path: &Path) -> Result<BTreeMap<String, String>, dotenvy::Error> {
+/// The entries of a dotenv file (`KEY=value` lines), as an `env` provider and `spinrt up`'s
+/// working-directory `.env` read them.
+pub fn read_dotenv(path: &Path) -> Result<BTreeMap<String, String>, dotenvy::Error> {
     dotenvy::from_path_iter(path)?.collect()
 }
 

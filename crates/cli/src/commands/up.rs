@@ -137,10 +137,9 @@ fn looks_like_reference(from: &str) -> bool {
 /// the working directory that the process lacks, as `spin up` reads one.
 fn provider_env() -> anyhow::Result<BTreeMap<String, String>> {
     let mut env: BTreeMap<String, String> = std::env::vars().collect();
-    match dotenvy::from_path_iter(".env") {
+    match spinrt_engine::read_dotenv(Path::new(".env")) {
         Ok(entries) => {
-            for entry in entries {
-                let (key, value) = entry.context("reading .env in the working directory")?;
+            for (key, value) in entries {
                 env.entry(key).or_insert(value);
             }
         }
