@@ -12,8 +12,8 @@ use spinrt_tests::{apps, net};
 fn up_serves_and_the_second_start_uses_the_precompile_cache() {
     let dir = tempfile::tempdir().unwrap();
     let cache = dir.path().join("cache");
-    // routes uses four distinct Wasm files for six components.
-    for (run, compiled, cached) in [(1, 4, 0), (2, 0, 4)] {
+    // routes uses five distinct Wasm files for seven components.
+    for (run, compiled, cached) in [(1, 5, 0), (2, 0, 5)] {
         let log = dir.path().join(format!("run{run}.log"));
         let mut up = Up::start(
             apps::manifest_dir("routes"),
@@ -98,21 +98,39 @@ fn a_bare_manifest_file_name_is_found_in_the_working_directory() {
     assert_eq!(answer, Some((200, "Hello from Spin!\n".into())), "{log}");
 }
 
-/// spin-sdk 2.x apps import WASI 0.2.0-rc-2023-10-18; they are refused at load with the
-/// interfaces named and what to do, not with the linker's "resource implementation is missing".
+/// Of WASI 0.2.0-rc-2023-10-18 only what spin-sdk 2.x apps import is implemented (tests/e2e/
+/// sdk2.rs); a component that imports more of it (here a hand-made one that only imports the
+/// release candidate's wall clock) is refused at load with the interfaces named, not with the
+/// linker's "matching implementation was not found".
 #[test]
-fn an_app_built_with_spin_sdk_2_is_refused_with_the_reason() {
+fn a_component_importing_other_wasi_release_candidates_is_refused_with_the_reason() {
+    let dir = tempfile::tempdir().unwrap();
+    let component = wat::parse_str(
+        r#"(component
+             (import "wasi:clocks/wall-clock@0.2.0-rc-2023-10-18" (instance
+               (export "now" (func (result u64))))))"#,
+    )
+    .unwrap();
+    std::fs::write(dir.path().join("clock.wasm"), component).unwrap();
+    std::fs::write(
+        dir.path().join("spin.toml"),
+        "spin_manifest_version = 2\n[application]\nname = \"rc\"\n\
+         [[trigger.http]]\nroute = \"/...\"\ncomponent = \"clock\"\n\
+         [component.clock]\nsource = \"clock.wasm\"\n",
+    )
+    .unwrap();
     let out = Command::new(spinrt_tests::bins::bin("spinrt"))
         .args(["up", "--no-cache", "--from"])
-        .arg(apps::manifest_dir("sdk2"))
+        .arg(dir.path())
         .output()
         .unwrap();
     assert!(!out.status.success());
     let stderr = String::from_utf8_lossy(&out.stderr);
     for expected in [
-        "component 'sdk2': cannot be linked: it imports WASI 0.2 release candidates",
-        "wasi:http/types@0.2.0-rc-2023-10-18",
-        "rebuild the app with spin-sdk 3 or later",
+        "component 'clock': cannot be linked: it imports WASI 0.2 release-candidate interfaces \
+         this runtime does not implement (wasi:clocks/wall-clock@0.2.0-rc-2023-10-18)",
+        "wasi:http/outgoing-handler@0.2.0-rc-2023-10-18",
+        "rebuild the app against WASI 0.2",
     ] {
         assert!(stderr.contains(expected), "{expected:?} not in:\n{stderr}");
     }

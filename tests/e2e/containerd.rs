@@ -49,6 +49,10 @@ fn spin_artifact_is_served(version: Version) {
         blocking_get(addr, "/static/small.txt"),
         (200, "tiny\n".into())
     );
+    assert_eq!(
+        blocking_get(addr, "/legacy/hi"),
+        (200, "Hello from /legacy/hi\n".into())
+    );
     assert_eq!(blocking_get(addr, "/nope").0, 404);
     assert_eq!(
         blocking_get(addr, "/.well-known/spin/health"),

@@ -4,7 +4,7 @@ use spinrt_app::{App, ComponentSource};
 use wasmtime::Store;
 use wasmtime::component::{Component, InstancePre, Linker};
 
-use crate::host::{AppHost, ComponentHost, HostConfig};
+use crate::host::{AppHost, ComponentHost, HostConfig, wasi_2023_10_18};
 use crate::{Engine, EngineError, InstanceState, LoadOutcome};
 
 /// An app whose components are compiled and pre-instantiated: ready to serve.
@@ -25,24 +25,25 @@ pub struct LoadedComponent {
     max_memory: usize,
 }
 
-/// Why a component cannot be linked. Imports of WASI 0.2 release candidates get a message of
-/// their own: spin-sdk 2.x builds against 0.2.0-rc-2023-10-18, and the linker alone would only
-/// say a resource is missing.
+/// Why a component cannot be linked. Imports of WASI 0.2 release candidates beyond what
+/// spin-sdk 2.x uses get a message of their own: the linker alone would only say a resource
+/// or an instance is missing.
 fn link_error(engine: &Engine, component: &Component, e: wasmtime::Error) -> String {
     let component_type = component.component_type();
-    let candidates: Vec<&str> = component_type
+    let unsupported: Vec<&str> = component_type
         .imports(engine.wasmtime())
         .map(|(name, _)| name)
-        .filter(|name| name.contains("@0.2.0-rc-"))
+        .filter(|name| name.contains("@0.2.0-rc-") && !wasi_2023_10_18::INTERFACES.contains(name))
         .collect();
-    if candidates.is_empty() {
+    if unsupported.is_empty() {
         return format!("cannot be linked: {e:#}");
     }
     format!(
-        "cannot be linked: it imports WASI 0.2 release candidates ({}), as apps built with \
-         spin-sdk 2.x do, and this runtime implements only WASI 0.2 releases: rebuild the app \
-         with spin-sdk 3 or later",
-        candidates.join(", ")
+        "cannot be linked: it imports WASI 0.2 release-candidate interfaces this runtime does \
+         not implement ({}); of the release candidates it implements only what spin-sdk 2.x \
+         apps import ({}): rebuild the app against WASI 0.2 (spin-sdk 3 or later)",
+        unsupported.join(", "),
+        wasi_2023_10_18::INTERFACES.join(", ")
     )
 }
 

@@ -16,6 +16,7 @@ pub mod redis;
 pub mod sqlite;
 pub mod variables;
 pub mod wasi;
+pub mod wasi_2023_10_18;
 
 use std::collections::BTreeMap;
 use std::path::PathBuf;
@@ -35,6 +36,7 @@ use wasi::ComponentWasi;
 pub fn add_to_linker(linker: &mut Linker<InstanceState>) -> wasmtime::Result<()> {
     wasi::add_to_linker(linker)?;
     http::add_to_linker(linker)?;
+    wasi_2023_10_18::add_to_linker(linker)?;
     variables::add_to_linker(linker)?;
     key_value::add_to_linker(linker)?;
     sqlite::add_to_linker(linker)?;

@@ -1,6 +1,9 @@
-//! The `wasi:http/incoming-handler@0.2.x` executor (spin-sdk 3 and later, `wasm32-wasip2`).
+//! The `wasi:http/incoming-handler` executor: 0.2.x (spin-sdk 3 and later, and any 0.2 http
+//! component) and 0.2.0-rc-2023-10-18 (spin-sdk 2.x). Both take the same request and outparam
+//! resources, so only the export called differs.
 
 use hyper::{Request, Response};
+use spinrt_engine::host::wasi_2023_10_18::bindings::HttpTrigger20231018Pre;
 use spinrt_engine::wasmtime_wasi_http::WasiHttpView;
 use spinrt_engine::wasmtime_wasi_http::p2::bindings::ProxyPre;
 use spinrt_engine::wasmtime_wasi_http::p2::bindings::http::types::Scheme;
@@ -8,7 +11,14 @@ use spinrt_engine::wasmtime_wasi_http::p2::body::HyperOutgoingBody;
 use spinrt_engine::{InstanceState, LoadedComponent};
 
 pub struct WasiHttpExecutor {
-    pre: ProxyPre<InstanceState>,
+    handler: Handler,
+}
+
+/// Which `incoming-handler` the component exports.
+#[derive(Clone)]
+enum Handler {
+    V0_2(ProxyPre<InstanceState>),
+    Rc2023_10_18(HttpTrigger20231018Pre<InstanceState>),
 }
 
 /// Why a request could not be answered by the guest; becomes a 500.
@@ -18,14 +28,21 @@ pub struct GuestError(String);
 
 impl WasiHttpExecutor {
     pub fn new(component: &LoadedComponent) -> Result<Self, String> {
-        ProxyPre::new(component.instance_pre().clone())
-            .map(|pre| Self { pre })
-            .map_err(|e| {
-                format!(
-                    "component '{}' does not export wasi:http/incoming-handler@0.2.x: {e:#}",
-                    component.id()
-                )
-            })
+        let pre = component.instance_pre();
+        let handler = match ProxyPre::new(pre.clone()) {
+            Ok(v0_2) => Handler::V0_2(v0_2),
+            Err(e) => match HttpTrigger20231018Pre::new(pre.clone()) {
+                Ok(rc) => Handler::Rc2023_10_18(rc),
+                Err(_) => {
+                    return Err(format!(
+                        "component '{}' does not export wasi:http/incoming-handler \
+                         (0.2.x or 0.2.0-rc-2023-10-18): {e:#}",
+                        component.id()
+                    ));
+                }
+            },
+        };
+        Ok(Self { handler })
     }
 
     pub async fn execute<B>(
@@ -52,15 +69,26 @@ impl WasiHttpExecutor {
                 .map_err(|e| GuestError(format!("cannot create the response: {e:#}")))?;
             (request, outparam)
         };
-        let pre = self.pre.clone();
+        let handler = self.handler.clone();
         // The guest runs in its own task: it may keep streaming the body after it has set
         // the response head.
         let task = tokio::spawn(async move {
-            let proxy = pre.instantiate_async(&mut store).await?;
-            proxy
-                .wasi_http_incoming_handler()
-                .call_handle(&mut store, request, outparam)
-                .await
+            match handler {
+                Handler::V0_2(pre) => {
+                    let proxy = pre.instantiate_async(&mut store).await?;
+                    proxy
+                        .wasi_http_incoming_handler()
+                        .call_handle(&mut store, request, outparam)
+                        .await
+                }
+                Handler::Rc2023_10_18(pre) => {
+                    let guest = pre.instantiate_async(&mut store).await?;
+                    guest
+                        .wasi_http_incoming_handler()
+                        .call_handle(&mut store, request, outparam)
+                        .await
+                }
+            }
         });
         // If this future is dropped before the guest answers (the connection went away, the
         // server is shutting down), the guest is stopped too instead of running on unseen.
