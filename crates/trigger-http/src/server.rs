@@ -189,6 +189,7 @@ impl HttpServer {
 
         let result = match executor {
             Executor::WasiHttp(e) => e.execute(component, req).await.map_err(|e| e.to_string()),
+            Executor::Spin1(e) => e.execute(component, req).await.map_err(|e| e.to_string()),
             Executor::Broken(reason) => Err(reason.clone()),
         };
         match result {

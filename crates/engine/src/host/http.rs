@@ -29,6 +29,25 @@ impl OutboundHttp {
             policy,
         }
     }
+
+    pub(crate) fn component(&self) -> &str {
+        &self.component
+    }
+
+    /// Whether `uri` may be reached (a scheme-less one counts as https); a refusal is logged.
+    pub(crate) fn allows(&self, uri: &http::Uri) -> bool {
+        let scheme = uri.scheme_str().unwrap_or("https");
+        let allowed = uri
+            .host()
+            .is_some_and(|host| self.policy.allows(scheme, host, uri.port_u16()));
+        if !allowed {
+            log::warn!(
+                "component '{}': outbound request to {uri} denied: not in allowed_outbound_hosts",
+                self.component,
+            );
+        }
+        allowed
+    }
 }
 
 type SendResult = Result<
@@ -46,16 +65,7 @@ impl WasiHttpHooks for OutboundHttp {
         options: Option<RequestOptions>,
         _fut: Box<dyn Future<Output = Result<(), Error>> + Send>,
     ) -> Box<dyn Future<Output = SendResult> + Send> {
-        let uri = request.uri();
-        let scheme = uri.scheme_str().unwrap_or("https");
-        let allowed = uri
-            .host()
-            .is_some_and(|host| self.policy.allows(scheme, host, uri.port_u16()));
-        if !allowed {
-            log::warn!(
-                "component '{}': outbound request to {uri} denied: not in allowed_outbound_hosts",
-                self.component,
-            );
+        if !self.allows(request.uri()) {
             return Box::new(async { Err(Error::HttpRequestDenied) });
         }
         Box::new(async move {

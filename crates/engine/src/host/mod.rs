@@ -13,6 +13,7 @@ pub mod mysql;
 pub mod outbound;
 pub mod postgres;
 pub mod redis;
+pub mod spin1;
 pub mod sqlite;
 pub mod variables;
 pub mod wasi;
@@ -45,6 +46,7 @@ pub fn add_to_linker(linker: &mut Linker<InstanceState>) -> wasmtime::Result<()>
     postgres::add_to_linker(linker)?;
     mysql::add_to_linker(linker)?;
     llm::add_to_linker(linker)?;
+    spin1::add_to_linker(linker)?;
     Ok(())
 }
 

@@ -11,14 +11,17 @@ use crate::InstanceState;
 /// An open connection, as the guest holds it.
 pub struct Connection(MultiplexedConnection);
 
+/// The outbound policy and the resource table, as every Redis interface sees them.
+pub(crate) fn view(s: &mut InstanceState) -> RedisView<'_> {
+    let (host, table) = s.host_and_table();
+    RedisView {
+        policy: &host.outbound,
+        table,
+    }
+}
+
 pub fn add_to_linker(linker: &mut Linker<InstanceState>) -> wasmtime::Result<()> {
-    redis::add_to_linker::<_, Redis>(linker, |s| {
-        let (host, table) = s.host_and_table();
-        RedisView {
-            policy: &host.outbound,
-            table,
-        }
-    })
+    redis::add_to_linker::<_, Redis>(linker, view)
 }
 
 struct Redis;
@@ -27,7 +30,7 @@ impl HasData for Redis {
     type Data<'a> = RedisView<'a>;
 }
 
-pub struct RedisView<'a> {
+pub(crate) struct RedisView<'a> {
     policy: &'a OutboundPolicy,
     table: &'a mut ResourceTable,
 }

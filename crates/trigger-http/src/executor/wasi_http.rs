@@ -10,6 +10,8 @@ use spinrt_engine::wasmtime_wasi_http::p2::bindings::http::types::Scheme;
 use spinrt_engine::wasmtime_wasi_http::p2::body::HyperOutgoingBody;
 use spinrt_engine::{InstanceState, LoadedComponent};
 
+use super::GuestError;
+
 pub struct WasiHttpExecutor {
     handler: Handler,
 }
@@ -21,28 +23,15 @@ enum Handler {
     Rc2023_10_18(HttpTrigger20231018Pre<InstanceState>),
 }
 
-/// Why a request could not be answered by the guest; becomes a 500.
-#[derive(Debug, thiserror::Error)]
-#[error("{0}")]
-pub struct GuestError(String);
-
 impl WasiHttpExecutor {
-    pub fn new(component: &LoadedComponent) -> Result<Self, String> {
+    /// The executor, if the component exports a `wasi:http/incoming-handler`.
+    pub fn new(component: &LoadedComponent) -> Option<Self> {
         let pre = component.instance_pre();
         let handler = match ProxyPre::new(pre.clone()) {
             Ok(v0_2) => Handler::V0_2(v0_2),
-            Err(e) => match HttpTrigger20231018Pre::new(pre.clone()) {
-                Ok(rc) => Handler::Rc2023_10_18(rc),
-                Err(_) => {
-                    return Err(format!(
-                        "component '{}' does not export wasi:http/incoming-handler \
-                         (0.2.x or 0.2.0-rc-2023-10-18): {e:#}",
-                        component.id()
-                    ));
-                }
-            },
+            Err(_) => Handler::Rc2023_10_18(HttpTrigger20231018Pre::new(pre.clone()).ok()?),
         };
-        Ok(Self { handler })
+        Some(Self { handler })
     }
 
     pub async fn execute<B>(

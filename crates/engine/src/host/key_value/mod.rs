@@ -318,14 +318,16 @@ impl AppKeyValue {
 #[derive(Clone, Default)]
 pub struct ComponentKeyValue(Arc<BTreeMap<String, Arc<KvStore>>>);
 
-pub fn add_to_linker(linker: &mut Linker<InstanceState>) -> wasmtime::Result<()> {
-    fn view(s: &mut InstanceState) -> KeyValueView<'_> {
-        let (host, table) = s.host_and_table();
-        KeyValueView {
-            granted: &host.key_value,
-            table,
-        }
+/// The granted stores and the resource table, as every key-value interface sees them.
+pub(crate) fn view(s: &mut InstanceState) -> KeyValueView<'_> {
+    let (host, table) = s.host_and_table();
+    KeyValueView {
+        granted: &host.key_value,
+        table,
     }
+}
+
+pub fn add_to_linker(linker: &mut Linker<InstanceState>) -> wasmtime::Result<()> {
     key_value::add_to_linker::<_, KeyValue>(linker, view)?;
     bindings::wasi::keyvalue::store::add_to_linker::<_, KeyValue>(linker, view)?;
     bindings::wasi::keyvalue::batch::add_to_linker::<_, KeyValue>(linker, view)?;
@@ -338,7 +340,7 @@ impl HasData for KeyValue {
     type Data<'a> = KeyValueView<'a>;
 }
 
-pub struct KeyValueView<'a> {
+pub(crate) struct KeyValueView<'a> {
     granted: &'a ComponentKeyValue,
     table: &'a mut ResourceTable,
 }

@@ -5,6 +5,10 @@
 //!   is wrapped with the WASI preview1 adapter.
 //! - A core module without WASI imports (the conformance suite's `wasm32-unknown-unknown`
 //!   builds) only needs its `component-type` section turned into a component.
+//! - A Spin 1 module (wit-bindgen 0.2: Spin 1's SDKs, the Go SDK v2) gets its Spin 1 names
+//!   mapped to the unversioned `fermyon:spin` interfaces first ([`spin1`]).
+
+mod spin1;
 
 use std::borrow::Cow;
 
@@ -22,16 +26,22 @@ pub fn componentize(bytes: &[u8]) -> Result<Cow<'_, [u8]>, String> {
         return Err("not a WebAssembly module or component (bad magic number or version)".into());
     }
     let info = inspect(bytes)?;
-    if !info.has_component_type {
+    let spin1_module;
+    let module = if info.has_component_type {
+        bytes
+    } else if info.exports_spin1_http {
+        spin1_module = spin1::prepare(bytes)?;
+        &spin1_module
+    } else {
         return Err(
-            "core module carries no component type information (built with a Spin SDK older \
-             than 2.0?); rebuild it with a current Spin SDK"
+            "core module carries no component type information and is no Spin 1 HTTP module \
+             (it does not export `handle-http-request`); rebuild it with a current Spin SDK"
                 .into(),
         );
-    }
+    };
     let mut encoder = wit_component::ComponentEncoder::default()
         .validate(true)
-        .module(bytes)
+        .module(module)
         .map_err(|e| format!("cannot componentize core module: {e:#}"))?;
     if info.imports_wasi_p1 {
         encoder = encoder
@@ -50,12 +60,14 @@ pub fn componentize(bytes: &[u8]) -> Result<Cow<'_, [u8]>, String> {
 struct ModuleInfo {
     imports_wasi_p1: bool,
     has_component_type: bool,
+    exports_spin1_http: bool,
 }
 
 fn inspect(bytes: &[u8]) -> Result<ModuleInfo, String> {
     let mut info = ModuleInfo {
         imports_wasi_p1: false,
         has_component_type: false,
+        exports_spin1_http: false,
     };
     for payload in Parser::new(0).parse_all(bytes) {
         match payload.map_err(|e| format!("malformed core module: {e}"))? {
@@ -65,6 +77,12 @@ fn inspect(bytes: &[u8]) -> Result<ModuleInfo, String> {
                     if import.module == WASI_SNAPSHOT_PREVIEW1_ADAPTER_NAME {
                         info.imports_wasi_p1 = true;
                     }
+                }
+            }
+            Payload::ExportSection(reader) => {
+                for export in reader {
+                    let export = export.map_err(|e| format!("malformed export section: {e}"))?;
+                    info.exports_spin1_http |= export.name == spin1::HTTP_EXPORT;
                 }
             }
             Payload::CustomSection(section) if section.name().starts_with("component-type") => {
