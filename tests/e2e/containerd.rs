@@ -53,6 +53,10 @@ fn spin_artifact_is_served(version: Version) {
         blocking_get(addr, "/legacy/hi"),
         (200, "Hello from /legacy/hi\n".into())
     );
+    assert_eq!(
+        blocking_request(addr, "PUT", "/spin1/echo", "in a pod"),
+        (200, "method=PUT path-info=/echo body=in a pod".into())
+    );
     assert_eq!(blocking_get(addr, "/nope").0, 404);
     assert_eq!(
         blocking_get(addr, "/.well-known/spin/health"),

@@ -256,3 +256,128 @@ fn renamed_import<'a>(module: &str, name: &'a str) -> Result<(&'static str, &'a 
     };
     Ok((interface, name))
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A Spin 1 module's shape: its import and export names and flat signatures, with
+    /// `canonical_abi_realloc` as `realloc_body`.
+    fn module(realloc_body: &str, extra_import: &str) -> Vec<u8> {
+        wat::parse_str(format!(
+            r#"(module
+                 (import "spin-config" "get-config" (func (param i32 i32 i32)))
+                 {extra_import}
+                 (memory (export "memory") 1)
+                 (func $ctors)
+                 (func $inner (param i32 i32 i32 i32) (result i32) i32.const 8)
+                 (func (export "canonical_abi_realloc") (param i32 i32 i32 i32) (result i32)
+                   {realloc_body})
+                 (func (export "handle-http-request")
+                   (param i32 i32 i32 i32 i32 i32 i32 i32 i32 i32) (result i32)
+                   i32.const 16)
+                 (func (export "_start")))"#
+        ))
+        .unwrap()
+    }
+
+    /// (name, function index) of each export and (module, name) of each import.
+    type Names = (Vec<(String, u32)>, Vec<(String, String)>);
+
+    fn exports_and_imports(bytes: &[u8]) -> Names {
+        let (mut exports, mut imports) = (Vec::new(), Vec::new());
+        for payload in Parser::new(0).parse_all(bytes) {
+            match payload.unwrap() {
+                Payload::ExportSection(reader) => {
+                    for e in reader {
+                        let e = e.unwrap();
+                        exports.push((e.name.to_string(), e.index));
+                    }
+                }
+                Payload::ImportSection(reader) => {
+                    for i in reader.into_imports() {
+                        let i = i.unwrap();
+                        imports.push((i.module.to_string(), i.name.to_string()));
+                    }
+                }
+                _ => {}
+            }
+        }
+        (exports, imports)
+    }
+
+    /// The first instruction of function `index` (one import precedes the bodies).
+    fn first_op(bytes: &[u8], index: u32) -> String {
+        let mut defined = 1;
+        for payload in Parser::new(0).parse_all(bytes) {
+            if let Payload::CodeSectionEntry(body) = payload.unwrap() {
+                if defined == index {
+                    let op = body.get_operators_reader().unwrap().read().unwrap();
+                    return format!("{op:?}");
+                }
+                defined += 1;
+            }
+        }
+        panic!("no function {index}")
+    }
+
+    #[test]
+    fn names_become_the_unversioned_interfaces_and_it_componentizes() {
+        let plain = module("local.get 3", "");
+        let prepared = prepare(&plain).unwrap();
+        let (exports, imports) = exports_and_imports(&prepared);
+        let names: Vec<&str> = exports.iter().map(|(n, _)| n.as_str()).collect();
+        assert_eq!(
+            names,
+            [
+                "memory",
+                "cabi_realloc",
+                "fermyon:spin/inbound-http#handle-request"
+            ]
+        );
+        assert_eq!(
+            imports,
+            [("fermyon:spin/config".to_string(), "get-config".to_string())]
+        );
+        let component = crate::componentize::componentize(&plain).unwrap();
+        assert!(Parser::is_component(&component));
+    }
+
+    #[test]
+    fn a_command_export_wrapper_gives_way_to_the_allocator_it_wraps() {
+        // Functions: 0 the import, 1 $ctors, 2 $inner, 3 the wrapper.
+        let wrapped = module(
+            "call $ctors local.get 0 local.get 1 local.get 2 local.get 3 call $inner",
+            "",
+        );
+        let (exports, _) = exports_and_imports(&rename(&wrapped).unwrap());
+        assert!(
+            exports.contains(&("cabi_realloc".to_string(), 2)),
+            "{exports:?}"
+        );
+    }
+
+    #[test]
+    fn constructors_run_inline_by_the_allocator_are_skipped() {
+        let inlined = module("call $ctors local.get 3", "");
+        assert_eq!(first_op(&inlined, 3), "Call { function_index: 1 }");
+        let renamed = rename(&inlined).unwrap();
+        let (exports, _) = exports_and_imports(&renamed);
+        assert!(
+            exports.contains(&("cabi_realloc".to_string(), 3)),
+            "{exports:?}"
+        );
+        assert_eq!(first_op(&renamed, 3), "Nop");
+        assert!(crate::componentize::componentize(&inlined).is_ok());
+    }
+
+    #[test]
+    fn an_unserved_spin_1_import_is_refused_by_name() {
+        let pg = module(
+            "local.get 3",
+            r#"(import "outbound-pg" "query" (func (param i32 i32 i32 i32 i32 i32 i32)))"#,
+        );
+        let err = prepare(&pg).unwrap_err();
+        assert!(err.contains("`outbound-pg.query`"), "{err}");
+    }
+}
