@@ -1,6 +1,6 @@
 //! Spin 1 modules (what Spin 1's SDKs and the Go SDK v2 build with wit-bindgen 0.2) run as on
 //! Spin: the whole request in, the whole response out, and Spin 1's config, outbound HTTP,
-//! key-value and Redis interfaces under the same grants as today's.
+//! key-value, SQLite, Redis, PostgreSQL and MySQL interfaces under the same grants as today's.
 
 use std::path::Path;
 
@@ -8,15 +8,17 @@ use spinrt_tests::bins::Up;
 use spinrt_tests::net::{blocking_get as get, blocking_request as request, free_port};
 use spinrt_tests::{apps, services};
 
-fn start(dir: &Path, upstream_port: u16, redis_port: u16) -> Up {
-    let (upstream, redis) = (upstream_port.to_string(), redis_port.to_string());
+/// `spinrt up` of the spin1 app with outbound ports granted as `(variable, port)`.
+fn start(dir: &Path, ports: &[(&str, u16)]) -> Up {
+    let envs: Vec<(String, String)> = ports
+        .iter()
+        .map(|(name, port)| (format!("SPIN_VARIABLE_{name}"), port.to_string()))
+        .collect();
+    let envs: Vec<(&str, &str)> = envs.iter().map(|(k, v)| (k.as_str(), v.as_str())).collect();
     Up::try_start(
         apps::manifest_dir("spin1"),
         &["--no-cache", "--state-dir", dir.to_str().unwrap()],
-        &[
-            ("SPIN_VARIABLE_UPSTREAM_PORT", upstream.as_str()),
-            ("SPIN_VARIABLE_REDIS_PORT", redis.as_str()),
-        ],
+        &envs,
         &dir.join("up.log"),
     )
     .unwrap()
@@ -27,7 +29,17 @@ fn a_spin_1_module_is_served_with_its_interfaces() {
     let dir = tempfile::tempdir().unwrap();
     let upstream = services::http_echo();
     let redis = services::redis();
-    let up = start(dir.path(), upstream.port, redis.port);
+    let pg = services::postgres("spinrt", &[]);
+    let my = services::mariadb("spinrt");
+    let up = start(
+        dir.path(),
+        &[
+            ("UPSTREAM_PORT", upstream.port),
+            ("REDIS_PORT", redis.port),
+            ("PG_PORT", pg.port),
+            ("MYSQL_PORT", my.port),
+        ],
+    );
     let addr = up.addr;
 
     // The request, whole, with the spin-* headers.
@@ -70,4 +82,35 @@ fn a_spin_1_module_is_served_with_its_interfaces() {
     assert_eq!(get(addr, &allowed), (200, "counter=2".into()));
     let denied = format!("/spin1/redis?address=redis://127.0.0.1:{}", free_port());
     assert_eq!(get(addr, &denied), (502, "redis error".into()));
+
+    // sqlite: a parameter in, a row out.
+    assert_eq!(get(addr, "/spin1/sqlite"), (200, "sqlite=42".into()));
+
+    // outbound-pg and outbound-mysql: a query with a parameter; an address not granted is
+    // connection-failed (case 1) naming it.
+    let pg_address = format!("postgres://postgres:postgres@127.0.0.1:{}/spinrt", pg.port);
+    assert_eq!(
+        get(addr, &format!("/spin1/pg?address={pg_address}")),
+        (200, "pg n=42".into())
+    );
+    let my_address = format!("mysql://spin:spin@127.0.0.1:{}/spinrt", my.port);
+    assert_eq!(
+        get(addr, &format!("/spin1/mysql?address={my_address}")),
+        (200, "mysql n=42".into())
+    );
+    let other = free_port();
+    for (db, address) in [
+        (
+            "pg",
+            format!("postgres://postgres:postgres@127.0.0.1:{other}/spinrt"),
+        ),
+        (
+            "mysql",
+            format!("mysql://spin:spin@127.0.0.1:{other}/spinrt"),
+        ),
+    ] {
+        let (status, body) = get(addr, &format!("/spin1/{db}?address={address}"));
+        assert_eq!(status, 502, "{body}");
+        assert!(body.starts_with(&format!("{db} error: case 1: ")), "{body}");
+    }
 }

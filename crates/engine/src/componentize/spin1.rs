@@ -28,6 +28,9 @@ const IMPORTS: &[(&str, &str)] = &[
     ("wasi-outbound-http", "fermyon:spin/http"),
     ("key-value", "fermyon:spin/key-value"),
     ("outbound-redis", "fermyon:spin/redis"),
+    ("sqlite", "fermyon:spin/sqlite"),
+    ("outbound-pg", "fermyon:spin/postgres"),
+    ("outbound-mysql", "fermyon:spin/mysql"),
 ];
 
 const WASI_P1: &str = "wasi_snapshot_preview1";
@@ -43,6 +46,10 @@ const SPIN_WIT: &str = concat!(
     include_str!("../../wit-spin1/deps/spin@unversioned/key-value.wit"),
     include_str!("../../wit-spin1/deps/spin@unversioned/redis-types.wit"),
     include_str!("../../wit-spin1/deps/spin@unversioned/redis.wit"),
+    include_str!("../../wit-spin1/deps/spin@unversioned/sqlite.wit"),
+    include_str!("../../wit-spin1/deps/spin@unversioned/rdbms-types.wit"),
+    include_str!("../../wit-spin1/deps/spin@unversioned/postgres.wit"),
+    include_str!("../../wit-spin1/deps/spin@unversioned/mysql.wit"),
 );
 const WORLD_WIT: &str = include_str!("../../wit-spin1/spin1.wit");
 const WORLD: &str = "spin1-http-trigger";
@@ -246,8 +253,8 @@ fn renamed_import<'a>(module: &str, name: &'a str) -> Result<(&'static str, &'a 
             format!(
                 "a Spin 1 module importing `{module}.{name}`, which this runtime does not \
                  implement for Spin 1 modules (it serves HTTP, `spin-config`, \
-                 `wasi-outbound-http`, `key-value` and `outbound-redis`): rebuild the app with a \
-                 current Spin SDK"
+                 `wasi-outbound-http`, `key-value`, `sqlite`, `outbound-redis`, `outbound-pg` and \
+                 `outbound-mysql`): rebuild the app with a current Spin SDK"
             )
         })?;
     let name = match (module, name) {
@@ -375,9 +382,9 @@ mod tests {
     fn an_unserved_spin_1_import_is_refused_by_name() {
         let pg = module(
             "local.get 3",
-            r#"(import "outbound-pg" "query" (func (param i32 i32 i32 i32 i32 i32 i32)))"#,
+            r#"(import "llm" "infer" (func (param i32 i32 i32 i32 i32 i32 f32 i32 f32 i32 f32 i32)))"#,
         );
         let err = prepare(&pg).unwrap_err();
-        assert!(err.contains("`outbound-pg.query`"), "{err}");
+        assert!(err.contains("`llm.infer`"), "{err}");
     }
 }

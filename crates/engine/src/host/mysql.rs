@@ -22,14 +22,15 @@ const BINARY_CHARSET: u16 = 63;
 /// An open connection, as the guest holds it.
 pub struct Connection(Conn);
 
-pub fn add_to_linker(linker: &mut Linker<InstanceState>) -> wasmtime::Result<()> {
-    fn view(s: &mut InstanceState) -> MySqlView<'_> {
-        let (host, table) = s.host_and_table();
-        MySqlView {
-            policy: &host.outbound,
-            table,
-        }
+pub(crate) fn view(s: &mut InstanceState) -> MySqlView<'_> {
+    let (host, table) = s.host_and_table();
+    MySqlView {
+        policy: &host.outbound,
+        table,
     }
+}
+
+pub fn add_to_linker(linker: &mut Linker<InstanceState>) -> wasmtime::Result<()> {
     mysql::add_to_linker::<_, MySql>(linker, view)?;
     rdbms_types::add_to_linker::<_, MySql>(linker, view)
 }

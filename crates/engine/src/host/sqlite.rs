@@ -104,14 +104,15 @@ fn open(name: &str, file: Option<&Path>) -> Result<Database, EngineError> {
 #[derive(Clone, Default)]
 pub struct ComponentSqlite(Arc<BTreeMap<String, Arc<Database>>>);
 
-pub fn add_to_linker(linker: &mut Linker<InstanceState>) -> wasmtime::Result<()> {
-    fn view(s: &mut InstanceState) -> SqliteView<'_> {
-        let (host, table) = s.host_and_table();
-        SqliteView {
-            granted: &host.sqlite,
-            table,
-        }
+pub(crate) fn view(s: &mut InstanceState) -> SqliteView<'_> {
+    let (host, table) = s.host_and_table();
+    SqliteView {
+        granted: &host.sqlite,
+        table,
     }
+}
+
+pub fn add_to_linker(linker: &mut Linker<InstanceState>) -> wasmtime::Result<()> {
     v2::add_to_linker::<_, Sqlite>(linker, view)?;
     v3::add_to_linker::<_, Sqlite>(linker, view)
 }

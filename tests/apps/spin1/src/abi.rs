@@ -312,3 +312,139 @@ pub fn redis_incr(address: &str, key: &str) -> Result<i64, ()> {
         Ok(*((area + 8) as *const i64))
     }
 }
+
+#[link(wasm_import_module = "sqlite")]
+unsafe extern "C" {
+    #[link_name = "open"]
+    fn sqlite_open(name_ptr: i32, name_len: i32, ret: i32);
+    #[link_name = "execute"]
+    fn sqlite_execute(conn: i32, stmt_ptr: i32, stmt_len: i32, params_ptr: i32, params_len: i32, ret: i32);
+    #[link_name = "close"]
+    fn sqlite_close(conn: i32);
+}
+
+/// A value of a `value`/`parameter-value` variant: 16 bytes, the tag then the payload at 8.
+#[repr(C, align(8))]
+struct Variant {
+    tag: u8,
+    payload: i64,
+}
+
+const SQLITE_ERRORS: [&str; 5] = [
+    "no-such-database",
+    "access-denied",
+    "invalid-connection",
+    "database-full",
+    "io",
+];
+
+/// `SELECT ? + 1` with `n` in the `default` database.
+pub fn sqlite_add_one(n: i64) -> Result<i64, &'static str> {
+    let area = ret_area();
+    let name = "default";
+    let statement = "SELECT ? + 1";
+    let params = [Variant { tag: 0, payload: n }];
+    unsafe {
+        sqlite_open(name.as_ptr() as i32, name.len() as i32, area as i32);
+        if load_u8(area) != 0 {
+            return Err(SQLITE_ERRORS[load_u8(area + 4) as usize]);
+        }
+        let conn = load_i32(area + 4);
+        sqlite_execute(
+            conn,
+            statement.as_ptr() as i32,
+            statement.len() as i32,
+            params.as_ptr() as i32,
+            1,
+            area as i32,
+        );
+        if load_u8(area) != 0 {
+            return Err(SQLITE_ERRORS[load_u8(area + 4) as usize]);
+        }
+        // query-result { columns: list<string>, rows: list<row-result { values }> }
+        let (rows, row_count) = (load_i32(area + 12) as usize, load_i32(area + 16));
+        if row_count != 1 {
+            return Err("not one row");
+        }
+        let values = load_i32(rows) as usize;
+        let value = &*(values as *const Variant);
+        sqlite_close(conn);
+        if value.tag != 0 {
+            return Err("not an integer");
+        }
+        Ok(value.payload)
+    }
+}
+
+#[link(wasm_import_module = "outbound-pg")]
+unsafe extern "C" {
+    #[link_name = "query"]
+    fn pg_query(a_ptr: i32, a_len: i32, s_ptr: i32, s_len: i32, p_ptr: i32, p_len: i32, ret: i32);
+}
+
+#[link(wasm_import_module = "outbound-mysql")]
+unsafe extern "C" {
+    #[link_name = "query"]
+    fn mysql_query(a_ptr: i32, a_len: i32, s_ptr: i32, s_len: i32, p_ptr: i32, p_len: i32, ret: i32);
+}
+
+/// `query` of `outbound-pg` or `outbound-mysql` with one `int32` parameter: the first column's
+/// name and the first value (an integer of any width, or text).
+pub fn rdbms_query(
+    which: &str,
+    address: &str,
+    statement: &str,
+    n: i32,
+) -> Result<(String, String), String> {
+    let area = ret_area();
+    let params = [Variant {
+        tag: 3,
+        payload: n.into(),
+    }];
+    let args = (
+        address.as_ptr() as i32,
+        address.len() as i32,
+        statement.as_ptr() as i32,
+        statement.len() as i32,
+        params.as_ptr() as i32,
+        1,
+        area as i32,
+    );
+    unsafe {
+        if which == "pg" {
+            pg_query(args.0, args.1, args.2, args.3, args.4, args.5, args.6);
+        } else {
+            mysql_query(args.0, args.1, args.2, args.3, args.4, args.5, args.6);
+        }
+        if load_u8(area) != 0 {
+            // pg-error / mysql-error: success, then five cases carrying text.
+            let case = load_u8(area + 4);
+            let text = if case == 0 {
+                String::new()
+            } else {
+                string(load_i32(area + 8), load_i32(area + 12))
+            };
+            return Err(format!("case {case}: {text}"));
+        }
+        // row-set { columns: list<column { name, data-type }>, rows: list<list<db-value>> }
+        let (columns, rows, row_count) = (
+            load_i32(area + 4) as usize,
+            load_i32(area + 12) as usize,
+            load_i32(area + 16),
+        );
+        let column = string(load_i32(columns), load_i32(columns + 4));
+        if row_count != 1 {
+            return Err(format!("{row_count} rows"));
+        }
+        let value = &*(load_i32(rows) as usize as *const Variant);
+        let at = value as *const Variant as usize + 8;
+        let text = match value.tag {
+            3 => load_i32(at).to_string(),
+            4 => value.payload.to_string(),
+            8 => (value.payload as u64).to_string(),
+            11 => string(load_i32(at), load_i32(at + 4)),
+            tag => format!("db-value case {tag}"),
+        };
+        Ok((column, text))
+    }
+}

@@ -3,7 +3,8 @@
 //! No SDK on crates.io builds for Spin 1's interfaces (its Rust SDK and wit-bindgen 0.2 were
 //! never published there), so this crate writes out what their generated bindings contain: the
 //! `handle-http-request` export, the `canonical_abi_realloc`/`canonical_abi_free` allocator, and
-//! imports of `spin-config`, `wasi-outbound-http`, `key-value` and `outbound-redis`, each in the
+//! imports of `spin-config`, `wasi-outbound-http`, `key-value`, `sqlite`, `outbound-redis`,
+//! `outbound-pg` and `outbound-mysql`, each in the
 //! canonical ABI's flat form with results read from a return area. Only the `wasm32-wasip1`
 //! build is a Spin 1 module; for `wasm32-wasip2` the crate is empty.
 
@@ -13,7 +14,8 @@ mod abi;
 
 use abi::{Request, Response};
 
-/// Routes by path: `/config`, `/echo`, `/outbound?url=URL`, `/kv`, `/redis?address=ADDR`.
+/// Routes by path: `/config`, `/echo`, `/outbound?url=URL`, `/kv`, `/sqlite`,
+/// `/redis?address=ADDR`, `/pg?address=ADDR`, `/mysql?address=ADDR`.
 fn handle(request: Request) -> Response {
     let (path, query) = match request.uri.split_once('?') {
         Some((path, query)) => (path, query),
@@ -51,6 +53,22 @@ fn handle(request: Request) -> Response {
             Ok(visits) => Response::text(200, format!("visits={visits}")),
             Err(e) => Response::text(500, format!("key-value error: {e}")),
         },
+        "sqlite" => match abi::sqlite_add_one(41) {
+            Ok(n) => Response::text(200, format!("sqlite={n}")),
+            Err(e) => Response::text(500, format!("sqlite error: {e}")),
+        },
+        "pg" | "mysql" => {
+            let address = query.strip_prefix("address=").unwrap_or_default();
+            let statement = if path == "pg" {
+                "SELECT $1::int4 + 1 AS n"
+            } else {
+                "SELECT ? + 1 AS n"
+            };
+            match abi::rdbms_query(path, address, statement, 41) {
+                Ok((column, value)) => Response::text(200, format!("{path} {column}={value}")),
+                Err(e) => Response::text(502, format!("{path} error: {e}")),
+            }
+        }
         "redis" => {
             let address = query.strip_prefix("address=").unwrap_or_default();
             match abi::redis_incr(address, "spin1-counter") {

@@ -49,7 +49,7 @@ fn older_rows<C, V>(
     (columns, rows)
 }
 
-fn view(s: &mut InstanceState) -> PostgresView<'_> {
+pub(crate) fn view(s: &mut InstanceState) -> PostgresView<'_> {
     let (host, table) = s.host_and_table();
     PostgresView {
         policy: &host.outbound,

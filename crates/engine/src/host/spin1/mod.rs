@@ -1,19 +1,25 @@
 //! The unversioned `fermyon:spin` interfaces that Spin 1 modules reach once componentized
-//! (`crate::componentize`): `config` (variables), `http` (outbound HTTP), `key-value` and
-//! `redis`, and the `inbound-http` export the HTTP trigger calls. Each serves through the same
+//! (`crate::componentize`): `config` (variables), `http` (outbound HTTP), `key-value`,
+//! `sqlite`, `redis`, `postgres` and `mysql`, and the `inbound-http` export the HTTP trigger
+//! calls. Each serves through the same
 //! state as its current counterpart, so the same variables, stores and
 //! `allowed_outbound_hosts` apply.
 
 mod config;
 mod http;
 mod key_value;
+mod rdbms;
 mod redis;
+mod sqlite;
 
 use wasmtime::component::{HasData, Linker};
 
 use super::http::OutboundHttp;
 use super::key_value::KeyValueView;
+use super::mysql::MySqlView;
+use super::postgres::PostgresView;
 use super::redis::RedisView;
+use super::sqlite::SqliteView;
 use super::variables::ComponentVariables;
 use crate::InstanceState;
 
@@ -24,6 +30,10 @@ pub mod bindings {
         world: "spinrt:spin1/spin1-http-trigger",
         imports: { default: async },
         exports: { default: async },
+        // The same types as @2.0.0's: one conversion less for PostgreSQL and MySQL.
+        with: {
+            "fermyon:spin/rdbms-types": crate::host::bindings::fermyon::spin::rdbms_types,
+        },
     });
 }
 
@@ -40,7 +50,30 @@ pub fn add_to_linker(linker: &mut Linker<InstanceState>) -> wasmtime::Result<()>
     spin::http::add_to_linker::<_, Http>(linker, http)?;
     spin::key_value::add_to_linker::<_, KeyValue>(linker, super::key_value::view)?;
     spin::redis_types::add_to_linker::<_, Redis>(linker, super::redis::view)?;
-    spin::redis::add_to_linker::<_, Redis>(linker, super::redis::view)
+    spin::redis::add_to_linker::<_, Redis>(linker, super::redis::view)?;
+    spin::sqlite::add_to_linker::<_, Sqlite>(linker, super::sqlite::view)?;
+    // Types only: an instance with nothing in it satisfies the import.
+    linker.instance("fermyon:spin/rdbms-types")?;
+    spin::postgres::add_to_linker::<_, Postgres>(linker, super::postgres::view)?;
+    spin::mysql::add_to_linker::<_, MySql>(linker, super::mysql::view)
+}
+
+struct Sqlite;
+
+impl HasData for Sqlite {
+    type Data<'a> = SqliteView<'a>;
+}
+
+struct Postgres;
+
+impl HasData for Postgres {
+    type Data<'a> = PostgresView<'a>;
+}
+
+struct MySql;
+
+impl HasData for MySql {
+    type Data<'a> = MySqlView<'a>;
 }
 
 struct KeyValue;
