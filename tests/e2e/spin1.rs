@@ -1,6 +1,7 @@
 //! Spin 1 modules (what Spin 1's SDKs and the Go SDK v2 build with wit-bindgen 0.2) run as on
 //! Spin: the whole request in, the whole response out, and Spin 1's config, outbound HTTP,
-//! key-value, SQLite, Redis, PostgreSQL and MySQL interfaces under the same grants as today's.
+//! key-value, SQLite, Redis, PostgreSQL, MySQL and LLM interfaces under the same grants as
+//! today's.
 
 use std::path::Path;
 
@@ -82,6 +83,16 @@ fn a_spin_1_module_is_served_with_its_interfaces() {
     assert_eq!(get(addr, &allowed), (200, "counter=2".into()));
     let denied = format!("/spin1/redis?address=redis://127.0.0.1:{}", free_port());
     assert_eq!(get(addr, &denied), (502, "redis error".into()));
+
+    // llm: no Serverless AI here, so no model is granted.
+    let (status, body) = get(addr, "/spin1/llm");
+    assert_eq!(status, 403);
+    assert!(
+        body.starts_with(
+            "llm error: invalid-input: The component does not have access to use 'llama2-chat'"
+        ),
+        "{body}"
+    );
 
     // sqlite: a parameter in, a row out.
     assert_eq!(get(addr, "/spin1/sqlite"), (200, "sqlite=42".into()));

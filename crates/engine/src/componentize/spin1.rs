@@ -31,6 +31,7 @@ const IMPORTS: &[(&str, &str)] = &[
     ("sqlite", "fermyon:spin/sqlite"),
     ("outbound-pg", "fermyon:spin/postgres"),
     ("outbound-mysql", "fermyon:spin/mysql"),
+    ("llm", "fermyon:spin/llm"),
 ];
 
 const WASI_P1: &str = "wasi_snapshot_preview1";
@@ -50,6 +51,7 @@ const SPIN_WIT: &str = concat!(
     include_str!("../../wit-spin1/deps/spin@unversioned/rdbms-types.wit"),
     include_str!("../../wit-spin1/deps/spin@unversioned/postgres.wit"),
     include_str!("../../wit-spin1/deps/spin@unversioned/mysql.wit"),
+    include_str!("../../wit-spin1/deps/spin@unversioned/llm.wit"),
 );
 const WORLD_WIT: &str = include_str!("../../wit-spin1/spin1.wit");
 const WORLD: &str = "spin1-http-trigger";
@@ -253,8 +255,8 @@ fn renamed_import<'a>(module: &str, name: &'a str) -> Result<(&'static str, &'a 
             format!(
                 "a Spin 1 module importing `{module}.{name}`, which this runtime does not \
                  implement for Spin 1 modules (it serves HTTP, `spin-config`, \
-                 `wasi-outbound-http`, `key-value`, `sqlite`, `outbound-redis`, `outbound-pg` and \
-                 `outbound-mysql`): rebuild the app with a current Spin SDK"
+                 `wasi-outbound-http`, `key-value`, `sqlite`, `outbound-redis`, `outbound-pg`, \
+                 `outbound-mysql` and `llm`): rebuild the app with a current Spin SDK"
             )
         })?;
     let name = match (module, name) {
@@ -382,9 +384,9 @@ mod tests {
     fn an_unserved_spin_1_import_is_refused_by_name() {
         let pg = module(
             "local.get 3",
-            r#"(import "llm" "infer" (func (param i32 i32 i32 i32 i32 i32 f32 i32 f32 i32 f32 i32)))"#,
+            r#"(import "outbound-mqtt" "publish" (func (param i32 i32)))"#,
         );
         let err = prepare(&pg).unwrap_err();
-        assert!(err.contains("`llm.infer`"), "{err}");
+        assert!(err.contains("`outbound-mqtt.publish`"), "{err}");
     }
 }

@@ -14,7 +14,7 @@ pub fn add_to_linker(linker: &mut Linker<InstanceState>) -> wasmtime::Result<()>
     llm::add_to_linker::<_, Llm>(linker, |_| NoModels)
 }
 
-struct Llm;
+pub(crate) struct Llm;
 
 impl HasData for Llm {
     type Data<'a> = NoModels;
@@ -22,11 +22,16 @@ impl HasData for Llm {
 
 pub struct NoModels;
 
-fn not_granted(model: &str) -> Error {
-    Error::InvalidInput(format!(
+/// Spin's words for a model the component was not granted.
+pub(crate) fn not_granted_text(model: &str) -> String {
+    format!(
         "The component does not have access to use '{model}': this runtime has no Serverless AI \
          (ai_models), so no model can be granted"
-    ))
+    )
+}
+
+fn not_granted(model: &str) -> Error {
+    Error::InvalidInput(not_granted_text(model))
 }
 
 impl llm::Host for NoModels {

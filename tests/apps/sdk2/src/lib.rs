@@ -44,7 +44,9 @@ async fn answer(req: IncomingRequest, path: &str) -> anyhow::Result<(u16, String
     if path == "/echo" {
         let method = req.method();
         let header = req.headers().get(&"x-test".to_string());
-        let header = header.first().map(|v| String::from_utf8_lossy(v).into_owned());
+        let header = header
+            .first()
+            .map(|v| String::from_utf8_lossy(v).into_owned());
         let body = req.into_body().await?;
         return Ok((
             200,

@@ -3,7 +3,7 @@
 //! a (pointer, length) pair, a `tuple<string, string>` 16 bytes, an option or result a tag byte
 //! and its payload at the payload's alignment).
 
-use std::alloc::{Layout, alloc, dealloc, realloc};
+use std::alloc::{alloc, dealloc, realloc, Layout};
 
 pub struct Request {
     pub method: &'static str,
@@ -45,7 +45,11 @@ unsafe extern "C" fn canonical_abi_realloc(
         let ptr = if old_len == 0 {
             alloc(layout)
         } else {
-            realloc(old, Layout::from_size_align_unchecked(old_len, align), new_len)
+            realloc(
+                old,
+                Layout::from_size_align_unchecked(old_len, align),
+                new_len,
+            )
         };
         assert!(!ptr.is_null(), "out of memory");
         ptr
@@ -168,9 +172,12 @@ pub fn get_config(key: &str) -> Result<String, String> {
         if load_u8(area) == 0 {
             Ok(string(load_i32(area + 4), load_i32(area + 8)))
         } else {
-            let case = ["provider", "invalid-key", "invalid-schema", "other"]
-                [load_u8(area + 4) as usize];
-            Err(format!("{case}: {}", string(load_i32(area + 8), load_i32(area + 12))))
+            let case =
+                ["provider", "invalid-key", "invalid-schema", "other"][load_u8(area + 4) as usize];
+            Err(format!(
+                "{case}: {}",
+                string(load_i32(area + 8), load_i32(area + 12))
+            ))
         }
     }
 }
@@ -318,7 +325,14 @@ unsafe extern "C" {
     #[link_name = "open"]
     fn sqlite_open(name_ptr: i32, name_len: i32, ret: i32);
     #[link_name = "execute"]
-    fn sqlite_execute(conn: i32, stmt_ptr: i32, stmt_len: i32, params_ptr: i32, params_len: i32, ret: i32);
+    fn sqlite_execute(
+        conn: i32,
+        stmt_ptr: i32,
+        stmt_len: i32,
+        params_ptr: i32,
+        params_len: i32,
+        ret: i32,
+    );
     #[link_name = "close"]
     fn sqlite_close(conn: i32);
 }
@@ -385,7 +399,15 @@ unsafe extern "C" {
 #[link(wasm_import_module = "outbound-mysql")]
 unsafe extern "C" {
     #[link_name = "query"]
-    fn mysql_query(a_ptr: i32, a_len: i32, s_ptr: i32, s_len: i32, p_ptr: i32, p_len: i32, ret: i32);
+    fn mysql_query(
+        a_ptr: i32,
+        a_len: i32,
+        s_ptr: i32,
+        s_len: i32,
+        p_ptr: i32,
+        p_len: i32,
+        ret: i32,
+    );
 }
 
 /// `query` of `outbound-pg` or `outbound-mysql` with one `int32` parameter: the first column's
@@ -446,5 +468,56 @@ pub fn rdbms_query(
             tag => format!("db-value case {tag}"),
         };
         Ok((column, text))
+    }
+}
+
+#[link(wasm_import_module = "llm")]
+unsafe extern "C" {
+    #[link_name = "infer"]
+    fn llm_infer_raw(
+        model_ptr: i32,
+        model_len: i32,
+        prompt_ptr: i32,
+        prompt_len: i32,
+        params_tag: i32,
+        max_tokens: i32,
+        repeat_penalty: f32,
+        repeat_penalty_last_n: i32,
+        temperature: f32,
+        top_k: i32,
+        top_p: f32,
+        ret: i32,
+    );
+}
+
+/// `llm.infer` without parameters: the text, or the error's case and text.
+pub fn llm_infer(model: &str, prompt: &str) -> Result<String, String> {
+    let area = ret_area();
+    unsafe {
+        llm_infer_raw(
+            model.as_ptr() as i32,
+            model.len() as i32,
+            prompt.as_ptr() as i32,
+            prompt.len() as i32,
+            0,
+            0,
+            0.0,
+            0,
+            0.0,
+            0,
+            0.0,
+            area as i32,
+        );
+        if load_u8(area) == 0 {
+            return Ok(string(load_i32(area + 4), load_i32(area + 8)));
+        }
+        let case =
+            ["model-not-supported", "runtime-error", "invalid-input"][load_u8(area + 4) as usize];
+        let text = if case == "model-not-supported" {
+            String::new()
+        } else {
+            string(load_i32(area + 8), load_i32(area + 12))
+        };
+        Err(format!("{case}: {text}"))
     }
 }

@@ -4,7 +4,7 @@
 //! never published there), so this crate writes out what their generated bindings contain: the
 //! `handle-http-request` export, the `canonical_abi_realloc`/`canonical_abi_free` allocator, and
 //! imports of `spin-config`, `wasi-outbound-http`, `key-value`, `sqlite`, `outbound-redis`,
-//! `outbound-pg` and `outbound-mysql`, each in the
+//! `outbound-pg`, `outbound-mysql` and `llm`, each in the
 //! canonical ABI's flat form with results read from a return area. Only the `wasm32-wasip1`
 //! build is a Spin 1 module; for `wasm32-wasip2` the crate is empty.
 
@@ -15,7 +15,7 @@ mod abi;
 use abi::{Request, Response};
 
 /// Routes by path: `/config`, `/echo`, `/outbound?url=URL`, `/kv`, `/sqlite`,
-/// `/redis?address=ADDR`, `/pg?address=ADDR`, `/mysql?address=ADDR`.
+/// `/redis?address=ADDR`, `/pg?address=ADDR`, `/mysql?address=ADDR`, `/llm`.
 fn handle(request: Request) -> Response {
     let (path, query) = match request.uri.split_once('?') {
         Some((path, query)) => (path, query),
@@ -69,6 +69,10 @@ fn handle(request: Request) -> Response {
                 Err(e) => Response::text(502, format!("{path} error: {e}")),
             }
         }
+        "llm" => match abi::llm_infer("llama2-chat", "hi") {
+            Ok(text) => Response::text(200, text),
+            Err(e) => Response::text(403, format!("llm error: {e}")),
+        },
         "redis" => {
             let address = query.strip_prefix("address=").unwrap_or_default();
             match abi::redis_incr(address, "spin1-counter") {

@@ -35,10 +35,7 @@ fn handle(req: Request) -> anyhow::Result<impl IntoResponse> {
             eprintln!("a line on stderr from the app");
             Ok(Response::builder().status(200).body("logged\n").build())
         }
-        "/remember" => Ok(Response::builder()
-            .status(200)
-            .body(remember())
-            .build()),
+        "/remember" => Ok(Response::builder().status(200).body(remember()).build()),
         _ => Ok(Response::builder()
             .status(200)
             .body("still alive\n")

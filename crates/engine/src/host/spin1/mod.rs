@@ -1,13 +1,14 @@
 //! The unversioned `fermyon:spin` interfaces that Spin 1 modules reach once componentized
 //! (`crate::componentize`): `config` (variables), `http` (outbound HTTP), `key-value`,
-//! `sqlite`, `redis`, `postgres` and `mysql`, and the `inbound-http` export the HTTP trigger
-//! calls. Each serves through the same
+//! `sqlite`, `redis`, `postgres`, `mysql` and `llm` (no models, as for `@2.0.0`), and the
+//! `inbound-http` export the HTTP trigger calls. Each serves through the same
 //! state as its current counterpart, so the same variables, stores and
 //! `allowed_outbound_hosts` apply.
 
 mod config;
 mod http;
 mod key_value;
+mod llm;
 mod rdbms;
 mod redis;
 mod sqlite;
@@ -55,7 +56,8 @@ pub fn add_to_linker(linker: &mut Linker<InstanceState>) -> wasmtime::Result<()>
     // Types only: an instance with nothing in it satisfies the import.
     linker.instance("fermyon:spin/rdbms-types")?;
     spin::postgres::add_to_linker::<_, Postgres>(linker, super::postgres::view)?;
-    spin::mysql::add_to_linker::<_, MySql>(linker, super::mysql::view)
+    spin::mysql::add_to_linker::<_, MySql>(linker, super::mysql::view)?;
+    spin::llm::add_to_linker::<_, super::llm::Llm>(linker, |_| super::llm::NoModels)
 }
 
 struct Sqlite;
