@@ -1,12 +1,15 @@
 #!/usr/bin/env bash
 # The main job, end to end: pack the hello app as a Spin OCI artifact, import it into a private
 # containerd, run it with `ctr run --runtime io.containerd.spin.v2`, curl it, stop it.
+# DEMO_APP names another app folder (one with a spin.toml), DEMO_PATH the path to curl.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
 version=${DEMO_CONTAINERD:-2.1.9}
 bin=$PWD/.tools/containerd-$version/usr/bin
 port=${DEMO_PORT:-3000}
+app=${DEMO_APP:-tests/apps/manifests/hello}
+path=${DEMO_PATH:-/}
 work=$(mktemp -d /tmp/spin-demo.XXXXXX)
 sock=$work/containerd.sock
 ctr() { "$bin/ctr" --address "$sock" "$@"; }
@@ -22,8 +25,8 @@ cleanup() {
 }
 trap cleanup EXIT
 
-echo "== pack tests/apps/manifests/hello as localhost/hello:demo"
-./target/debug/spinrt pack --from tests/apps/manifests/hello --tag localhost/hello:demo --output "$work/hello.tar"
+echo "== pack $app as localhost/hello:demo"
+./target/debug/spinrt pack --from "$app" --tag localhost/hello:demo --output "$work/hello.tar"
 
 echo "== start a private containerd $version in $work"
 mkdir -p "$work/bin"
@@ -51,8 +54,8 @@ for _ in $(seq 1 600); do
   sleep 0.2
 done
 ctr task ls
-echo "== curl http://127.0.0.1:$port/"
-curl -sS "http://127.0.0.1:$port/"
+echo "== curl http://127.0.0.1:$port$path"
+curl -sS "http://127.0.0.1:$port$path"
 echo "== ctr task kill demo (SIGTERM: graceful)"
 ctr task kill demo
 for _ in $(seq 1 100); do ctr task ls | grep -q "demo.*STOPPED" && break; sleep 0.1; done
