@@ -6,7 +6,7 @@ use std::net::SocketAddr;
 use std::path::Path;
 
 use spinrt_tests::bins::Up;
-use spinrt_tests::net::{blocking_get as get, client, free_port};
+use spinrt_tests::net::{block_on, blocking_get as get, client, free_port};
 use spinrt_tests::{apps, services};
 
 /// `spinrt up` of the sdk2 app built for `target`, from a manifest like the app's own, with
@@ -34,11 +34,7 @@ fn start(dir: &Path, target: &str, upstream_port: u16) -> Up {
 
 /// A PUT with a header and a body: status, the `x-sdk` header the app sets, body.
 fn put_echo(addr: SocketAddr, body: &str) -> (u16, Option<String>, String) {
-    let rt = tokio::runtime::Builder::new_current_thread()
-        .enable_all()
-        .build()
-        .unwrap();
-    rt.block_on(async {
+    block_on(async {
         let res = client()
             .put(format!("http://{addr}/echo"))
             .header("x-test", "yes")

@@ -37,13 +37,18 @@ pub fn blocking_get(addr: SocketAddr, path: &str) -> (u16, String) {
     blocking_request(addr, "GET", path, "")
 }
 
-/// A request from a synchronous test: `(status, body)`.
-pub fn blocking_request(addr: SocketAddr, method: &str, path: &str, body: &str) -> (u16, String) {
-    let rt = tokio::runtime::Builder::new_current_thread()
+/// Runs `future` to completion from a synchronous test.
+pub fn block_on<F: std::future::Future>(future: F) -> F::Output {
+    tokio::runtime::Builder::new_current_thread()
         .enable_all()
         .build()
-        .unwrap();
-    rt.block_on(async {
+        .unwrap()
+        .block_on(future)
+}
+
+/// A request from a synchronous test: `(status, body)`.
+pub fn blocking_request(addr: SocketAddr, method: &str, path: &str, body: &str) -> (u16, String) {
+    block_on(async {
         let res = client()
             .request(method.parse().unwrap(), format!("http://{addr}{path}"))
             .body(body.to_string())
