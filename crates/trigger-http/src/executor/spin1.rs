@@ -59,8 +59,9 @@ impl Spin1Executor {
                 .iter()
                 .filter_map(|(n, v)| Some((n.to_string(), v.to_str().ok()?.to_string())))
                 .collect(),
+            // Spin 1's `params` was never filled in; the body is always present, as on Spin.
             params: Vec::new(),
-            body: (!body.is_empty()).then(|| body.to_vec()),
+            body: Some(body.to_vec()),
         };
         let mut store = component
             .new_store()
