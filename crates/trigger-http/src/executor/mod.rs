@@ -29,15 +29,16 @@ impl Executor {
                 component.id()
             ));
         }
-        if let Some(e) = WasiHttpExecutor::new(component) {
-            return Ok(Executor::WasiHttp(e));
-        }
+        let why = match WasiHttpExecutor::new(component) {
+            Ok(e) => return Ok(Executor::WasiHttp(e)),
+            Err(why) => why,
+        };
         if let Some(e) = Spin1Executor::new(component) {
             return Ok(Executor::Spin1(e));
         }
         let reason = format!(
             "component '{}' exports no HTTP handler: neither wasi:http/incoming-handler \
-             (0.2.x or 0.2.0-rc-2023-10-18) nor Spin 1's fermyon:spin/inbound-http",
+             (0.2.x or 0.2.0-rc-2023-10-18) nor Spin 1's fermyon:spin/inbound-http ({why})",
             component.id()
         );
         log::warn!("{reason}: its routes will answer 500");

@@ -24,14 +24,17 @@ enum Handler {
 }
 
 impl WasiHttpExecutor {
-    /// The executor, if the component exports a `wasi:http/incoming-handler`.
-    pub fn new(component: &LoadedComponent) -> Option<Self> {
+    /// The executor, or why the component has no `wasi:http/incoming-handler` (0.2's lookup
+    /// error, the more telling one).
+    pub fn new(component: &LoadedComponent) -> Result<Self, String> {
         let pre = component.instance_pre();
         let handler = match ProxyPre::new(pre.clone()) {
             Ok(v0_2) => Handler::V0_2(v0_2),
-            Err(_) => Handler::Rc2023_10_18(HttpTrigger20231018Pre::new(pre.clone()).ok()?),
+            Err(e) => Handler::Rc2023_10_18(
+                HttpTrigger20231018Pre::new(pre.clone()).map_err(|_| format!("{e:#}"))?,
+            ),
         };
-        Some(Self { handler })
+        Ok(Self { handler })
     }
 
     pub async fn execute<B>(
