@@ -48,17 +48,22 @@ fn up_serves_and_the_second_start_uses_the_precompile_cache() {
     }
 }
 
+/// Runs `spinrt up --from DIR`, which must fail at load; its stderr.
+fn up_refuses(dir: &Path) -> String {
+    let out = Command::new(spinrt_tests::bins::bin("spinrt"))
+        .args(["up", "--no-cache", "--from"])
+        .arg(dir)
+        .output()
+        .unwrap();
+    assert!(!out.status.success());
+    String::from_utf8_lossy(&out.stderr).into_owned()
+}
+
 #[test]
 fn bad_manifest_fails_with_the_reason() {
     let dir = tempfile::tempdir().unwrap();
     std::fs::write(dir.path().join("spin.toml"), "spin_manifest_version = 7\n").unwrap();
-    let out = Command::new(spinrt_tests::bins::bin("spinrt"))
-        .args(["up", "--no-cache", "--from"])
-        .arg(dir.path())
-        .output()
-        .unwrap();
-    assert!(!out.status.success());
-    let stderr = String::from_utf8_lossy(&out.stderr);
+    let stderr = up_refuses(dir.path());
     assert!(stderr.contains("unknown manifest version 7"), "{stderr}");
 }
 
@@ -119,13 +124,7 @@ fn a_component_importing_other_wasi_release_candidates_is_refused_with_the_reaso
          [component.clock]\nsource = \"clock.wasm\"\n",
     )
     .unwrap();
-    let out = Command::new(spinrt_tests::bins::bin("spinrt"))
-        .args(["up", "--no-cache", "--from"])
-        .arg(dir.path())
-        .output()
-        .unwrap();
-    assert!(!out.status.success());
-    let stderr = String::from_utf8_lossy(&out.stderr);
+    let stderr = up_refuses(dir.path());
     for expected in [
         "component 'clock': cannot be linked: it imports WASI 0.2 release-candidate interfaces \
          this runtime does not implement (wasi:clocks/wall-clock@0.2.0-rc-2023-10-18)",
