@@ -35,7 +35,7 @@ pub fn add_to_linker(linker: &mut Linker<InstanceState>) -> wasmtime::Result<()>
     rdbms_types::add_to_linker::<_, MySql>(linker, view)
 }
 
-struct MySql;
+pub(crate) struct MySql;
 
 impl HasData for MySql {
     type Data<'a> = MySqlView<'a>;

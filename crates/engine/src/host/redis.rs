@@ -24,7 +24,7 @@ pub fn add_to_linker(linker: &mut Linker<InstanceState>) -> wasmtime::Result<()>
     redis::add_to_linker::<_, Redis>(linker, view)
 }
 
-struct Redis;
+pub(crate) struct Redis;
 
 impl HasData for Redis {
     type Data<'a> = RedisView<'a>;

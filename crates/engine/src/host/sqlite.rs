@@ -117,7 +117,7 @@ pub fn add_to_linker(linker: &mut Linker<InstanceState>) -> wasmtime::Result<()>
     v3::add_to_linker::<_, Sqlite>(linker, view)
 }
 
-struct Sqlite;
+pub(crate) struct Sqlite;
 
 impl HasData for Sqlite {
     type Data<'a> = SqliteView<'a>;

@@ -109,15 +109,17 @@ fn lookup(
         .find_map(|value| value)
 }
 
+/// The component's variables, as every variables interface sees them.
+pub(crate) fn view(s: &mut InstanceState) -> &mut ComponentVariables {
+    &mut s.host_and_table().0.variables
+}
+
 pub fn add_to_linker(linker: &mut Linker<InstanceState>) -> wasmtime::Result<()> {
-    fn view(s: &mut InstanceState) -> &mut ComponentVariables {
-        &mut s.host_and_table().0.variables
-    }
     variables::add_to_linker::<_, Variables>(linker, view)?;
     wasi_config::add_to_linker::<_, Variables>(linker, view)
 }
 
-struct Variables;
+pub(crate) struct Variables;
 
 impl HasData for Variables {
     type Data<'a> = &'a mut ComponentVariables;

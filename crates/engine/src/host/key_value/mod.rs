@@ -334,7 +334,7 @@ pub fn add_to_linker(linker: &mut Linker<InstanceState>) -> wasmtime::Result<()>
     bindings::wasi::keyvalue::atomics::add_to_linker::<_, KeyValue>(linker, view)
 }
 
-struct KeyValue;
+pub(crate) struct KeyValue;
 
 impl HasData for KeyValue {
     type Data<'a> = KeyValueView<'a>;

@@ -57,7 +57,7 @@ pub(crate) fn view(s: &mut InstanceState) -> PostgresView<'_> {
     }
 }
 
-struct Postgres;
+pub(crate) struct Postgres;
 
 impl HasData for Postgres {
     type Data<'a> = PostgresView<'a>;

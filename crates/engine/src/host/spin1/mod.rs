@@ -16,12 +16,6 @@ mod sqlite;
 use wasmtime::component::{HasData, Linker};
 
 use super::http::OutboundHttp;
-use super::key_value::KeyValueView;
-use super::mysql::MySqlView;
-use super::postgres::PostgresView;
-use super::redis::RedisView;
-use super::sqlite::SqliteView;
-use super::variables::ComponentVariables;
 use crate::InstanceState;
 
 /// Bindings of the Spin 1 world (`wit-spin1/`).
@@ -39,63 +33,28 @@ pub mod bindings {
 }
 
 pub fn add_to_linker(linker: &mut Linker<InstanceState>) -> wasmtime::Result<()> {
+    use super::{key_value, llm, mysql, postgres, redis, sqlite, variables};
     use bindings::fermyon::spin;
-    fn variables(state: &mut InstanceState) -> &mut ComponentVariables {
-        &mut state.host_and_table().0.variables
-    }
     fn http(state: &mut InstanceState) -> &mut OutboundHttp {
         &mut state.host_and_table().0.http
     }
-    spin::config::add_to_linker::<_, Config>(linker, variables)?;
+    // Each interface takes the same view, under the same marker, as its current version.
+    spin::config::add_to_linker::<_, variables::Variables>(linker, variables::view)?;
     spin::http_types::add_to_linker::<_, Http>(linker, http)?;
     spin::http::add_to_linker::<_, Http>(linker, http)?;
-    spin::key_value::add_to_linker::<_, KeyValue>(linker, super::key_value::view)?;
-    spin::redis_types::add_to_linker::<_, Redis>(linker, super::redis::view)?;
-    spin::redis::add_to_linker::<_, Redis>(linker, super::redis::view)?;
-    spin::sqlite::add_to_linker::<_, Sqlite>(linker, super::sqlite::view)?;
+    spin::key_value::add_to_linker::<_, key_value::KeyValue>(linker, key_value::view)?;
+    spin::redis_types::add_to_linker::<_, redis::Redis>(linker, redis::view)?;
+    spin::redis::add_to_linker::<_, redis::Redis>(linker, redis::view)?;
+    spin::sqlite::add_to_linker::<_, sqlite::Sqlite>(linker, sqlite::view)?;
     // Types only: an instance with nothing in it satisfies the import.
     linker.instance("fermyon:spin/rdbms-types")?;
-    spin::postgres::add_to_linker::<_, Postgres>(linker, super::postgres::view)?;
-    spin::mysql::add_to_linker::<_, MySql>(linker, super::mysql::view)?;
-    spin::llm::add_to_linker::<_, super::llm::Llm>(linker, |_| super::llm::NoModels)
+    spin::postgres::add_to_linker::<_, postgres::Postgres>(linker, postgres::view)?;
+    spin::mysql::add_to_linker::<_, mysql::MySql>(linker, mysql::view)?;
+    spin::llm::add_to_linker::<_, llm::Llm>(linker, |_| llm::NoModels)
 }
 
-struct Sqlite;
-
-impl HasData for Sqlite {
-    type Data<'a> = SqliteView<'a>;
-}
-
-struct Postgres;
-
-impl HasData for Postgres {
-    type Data<'a> = PostgresView<'a>;
-}
-
-struct MySql;
-
-impl HasData for MySql {
-    type Data<'a> = MySqlView<'a>;
-}
-
-struct KeyValue;
-
-impl HasData for KeyValue {
-    type Data<'a> = KeyValueView<'a>;
-}
-
-struct Redis;
-
-impl HasData for Redis {
-    type Data<'a> = RedisView<'a>;
-}
-
-struct Config;
-
-impl HasData for Config {
-    type Data<'a> = &'a mut ComponentVariables;
-}
-
+/// Outbound HTTP's state is the wasi:http hooks' (`OutboundHttp`); no interface before this
+/// one took it alone.
 struct Http;
 
 impl HasData for Http {
