@@ -3,6 +3,10 @@ SHELL := /bin/bash
 CARGO ?= cargo
 CARGO_FLAGS := $(if $(CI),--locked,)
 APPS_DIR := tests/apps
+# A CI run builds once, from a clean clone: incremental state would only take disk.
+ifdef CI
+export CARGO_INCREMENTAL := 0
+endif
 
 .PHONY: setup apps build lint test demo conformance bench bench-compare clean
 
