@@ -25,6 +25,6 @@ for target in "${WASM_TARGETS[@]}"; do
   grep -qx "$target" <<<"$installed_targets" || rustup target add "$target"
 done
 "$(dirname "$0")/fetch-containerd.sh"
-# A clean `make test` takes about NEED_GB of disk (target/ and the test apps' target/); say so
+# A clean `make test` takes about 5 GB of disk (target/ and the test apps' target/); say so
 # up front rather than fail in the middle of a link.
-echo "setup: ok ($(df -h --output=avail . | tail -1 | tr -d ' ') free here; make test needs about 6G)"
+echo "setup: ok ($(df -h --output=avail . | tail -1 | tr -d ' ') free here; make test needs about 5G)"
