@@ -6,14 +6,18 @@
 use std::path::Path;
 
 use spinrt_tests::bins::Up;
-use spinrt_tests::net::{blocking_get as get, blocking_request as request, free_port};
+use spinrt_tests::net::{
+    Framing, blocking_get as get, blocking_raw_post, blocking_request as request, free_port,
+};
 use spinrt_tests::{apps, services};
 
-/// `spinrt up` of the spin1 app with outbound ports granted as `(variable, port)`.
-fn start(dir: &Path, ports: &[(&str, u16)]) -> Up {
+/// `spinrt up` of the spin1 app with outbound ports granted as `(variable, port)` and any
+/// other environment.
+fn start(dir: &Path, ports: &[(&str, u16)], env: &[(&str, &str)]) -> Up {
     let envs: Vec<(String, String)> = ports
         .iter()
         .map(|(name, port)| (format!("SPIN_VARIABLE_{name}"), port.to_string()))
+        .chain(env.iter().map(|(k, v)| (k.to_string(), v.to_string())))
         .collect();
     let envs: Vec<(&str, &str)> = envs.iter().map(|(k, v)| (k.as_str(), v.as_str())).collect();
     Up::try_start(
@@ -40,6 +44,7 @@ fn a_spin_1_module_is_served_with_its_interfaces() {
             ("PG_PORT", pg.port),
             ("MYSQL_PORT", my.port),
         ],
+        &[],
     );
     let addr = up.addr;
 
@@ -124,4 +129,37 @@ fn a_spin_1_module_is_served_with_its_interfaces() {
         assert_eq!(status, 502, "{body}");
         assert!(body.starts_with(&format!("{db} error: case 1: ")), "{body}");
     }
+}
+
+/// A Spin 1 guest takes the body whole, in its memory: a body that cannot fit is refused with
+/// 413 as it arrives, whether its length is declared or it is chunked, and the guest serves
+/// the next request.
+#[test]
+fn a_body_larger_than_a_spin_1_guest_memory_is_refused_with_413() {
+    let dir = tempfile::tempdir().unwrap();
+    let limit = 4 << 20;
+    let up = start(
+        dir.path(),
+        &[],
+        &[("SPIN_WASMTIME_MAX_MEMORY_SIZE", &limit.to_string())],
+    );
+    let too_big = "x".repeat(limit + 1);
+    for framing in [Framing::ContentLength, Framing::Chunked] {
+        let (status, body) = blocking_raw_post(up.addr, "/spin1/echo", &too_big, framing);
+        assert_eq!(status, 413, "{framing:?}: {body}");
+        assert_eq!(
+            body,
+            format!(
+                "request body larger than the {limit} bytes a Spin 1 component can take \
+                 whole (its memory limit)\n"
+            ),
+            "{framing:?}"
+        );
+    }
+
+    let fits = "y".repeat(64 << 10);
+    assert_eq!(
+        request(up.addr, "POST", "/spin1/echo", &fits),
+        (200, format!("method=POST path-info=/echo body={fits}"))
+    );
 }

@@ -58,3 +58,64 @@ pub fn blocking_request(addr: SocketAddr, method: &str, path: &str, body: &str) 
         (res.status().as_u16(), res.text().await.unwrap())
     })
 }
+
+/// How [`blocking_raw_post`] frames its body.
+#[derive(Clone, Copy, Debug)]
+pub enum Framing {
+    ContentLength,
+    Chunked,
+}
+
+/// A POST written raw on the socket, so the server sees the body as it comes: `(status,
+/// body)`. A server may answer and close before it has read the whole body (413); a client
+/// library reports the broken pipe, this reads the answer all the same.
+pub fn blocking_raw_post(
+    addr: SocketAddr,
+    path: &str,
+    body: &str,
+    framing: Framing,
+) -> (u16, String) {
+    use std::io::{Read, Write};
+    let mut stream = std::net::TcpStream::connect(addr).expect("connecting");
+    stream
+        .set_read_timeout(Some(Duration::from_secs(30)))
+        .unwrap();
+    let length = match framing {
+        Framing::ContentLength => format!("Content-Length: {}", body.len()),
+        Framing::Chunked => "Transfer-Encoding: chunked".to_string(),
+    };
+    let head =
+        format!("POST {path} HTTP/1.1\r\nHost: test\r\nConnection: close\r\n{length}\r\n\r\n");
+    let mut sent = stream.write_all(head.as_bytes());
+    for chunk in body.as_bytes().chunks(64 << 10) {
+        if sent.is_err() {
+            break;
+        }
+        sent = match framing {
+            Framing::ContentLength => stream.write_all(chunk),
+            Framing::Chunked => stream
+                .write_all(format!("{:x}\r\n", chunk.len()).as_bytes())
+                .and_then(|()| stream.write_all(chunk))
+                .and_then(|()| stream.write_all(b"\r\n")),
+        };
+    }
+    if sent.is_ok() && matches!(framing, Framing::Chunked) {
+        let _ = stream.write_all(b"0\r\n\r\n");
+    }
+    let mut response = Vec::new();
+    let mut buf = [0; 8192];
+    // A reset after the answer ends the read as the end of the stream would.
+    while let Ok(n @ 1..) = stream.read(&mut buf) {
+        response.extend_from_slice(&buf[..n]);
+    }
+    let response = String::from_utf8_lossy(&response);
+    let status = response
+        .get(9..12)
+        .and_then(|s| s.parse().ok())
+        .unwrap_or_else(|| panic!("no HTTP status in {response:?}"));
+    let body = response
+        .split_once("\r\n\r\n")
+        .map(|(_, b)| b.to_string())
+        .unwrap_or_default();
+    (status, body)
+}

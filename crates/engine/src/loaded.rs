@@ -126,6 +126,11 @@ impl LoadedComponent {
         &self.pre
     }
 
+    /// Largest linear memory one of its instances may grow to.
+    pub fn max_memory(&self) -> usize {
+        self.max_memory
+    }
+
     /// Whether this load compiled the component or took it from the precompile cache.
     pub fn load_outcome(&self) -> LoadOutcome {
         self.outcome

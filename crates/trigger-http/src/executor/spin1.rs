@@ -42,11 +42,24 @@ impl Spin1Executor {
             return Ok(response);
         };
         let (parts, body) = req.into_parts();
-        let body = body
-            .collect()
-            .await
-            .map_err(|e| GuestError(format!("reading the request body: {:?}", e.into())))?
-            .to_bytes();
+        let limit = component.max_memory();
+        let declared = parts
+            .headers
+            .get(hyper::header::CONTENT_LENGTH)
+            .and_then(|v| v.to_str().ok()?.parse::<u64>().ok());
+        let body = match declared {
+            Some(length) if length > limit as u64 => None,
+            _ => read_body(body, limit).await?,
+        };
+        let Some(body) = body else {
+            log::debug!("component '{id}': request body over {limit} bytes refused with 413");
+            let mut response = Response::new(body::full(format!(
+                "request body larger than the {limit} bytes a Spin 1 component can take whole \
+                 (its memory limit)\n"
+            )));
+            *response.status_mut() = StatusCode::PAYLOAD_TOO_LARGE;
+            return Ok(response);
+        };
         let request = GuestRequest {
             method,
             uri: parts
@@ -61,7 +74,7 @@ impl Spin1Executor {
                 .collect(),
             // Spin 1's `params` was never filled in; the body is always present, as on Spin.
             params: Vec::new(),
-            body: Some(body.to_vec()),
+            body: Some(body),
         };
         let mut store = component
             .new_store()
@@ -78,6 +91,29 @@ impl Spin1Executor {
             .map_err(|e| GuestError(format!("component '{id}' failed: {e:?}")))?;
         to_response(id, response)
     }
+}
+
+/// The whole request body, or `None` once it passes `limit`. Spin 1 guests take the body as one
+/// list in their memory, so a body larger than that memory can never be passed; it is refused
+/// as it arrives rather than buffered on the host first.
+async fn read_body<B>(body: B, limit: usize) -> Result<Option<Vec<u8>>, GuestError>
+where
+    B: hyper::body::Body<Data = bytes::Bytes>,
+    B::Error: Into<spinrt_engine::wasmtime_wasi_http::Error>,
+{
+    let mut body = std::pin::pin!(body);
+    let mut bytes = Vec::new();
+    while let Some(frame) = body.frame().await {
+        let frame =
+            frame.map_err(|e| GuestError(format!("reading the request body: {:?}", e.into())))?;
+        if let Ok(data) = frame.into_data() {
+            if bytes.len() + data.len() > limit {
+                return Ok(None);
+            }
+            bytes.extend_from_slice(&data);
+        }
+    }
+    Ok(Some(bytes))
 }
 
 fn method(method: &HttpMethod) -> Option<Method> {
