@@ -2,7 +2,7 @@
 
 use std::net::SocketAddr;
 use std::sync::Arc;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use spinrt_engine::{Engine, EngineConfig, HostConfig, LoadedApp, PoolingLimits};
 use spinrt_tests::{apps, net, server::echo_lines};
@@ -40,6 +40,10 @@ fn shared_cache() -> &'static std::path::Path {
 }
 
 async fn serve(app_name: &str) -> Running {
+    serve_with(app_name, ServeOptions::default()).await
+}
+
+async fn serve_with(app_name: &str, options: ServeOptions) -> Running {
     let dirs = tempfile::tempdir().unwrap();
     let app = spinrt_app::manifest::load(&apps::manifest_dir(app_name)).unwrap();
     let engine = Engine::new(&engine_config(shared_cache())).unwrap();
@@ -57,7 +61,7 @@ async fn serve(app_name: &str) -> Running {
         async move {
             let _ = stopped.await;
         },
-        ServeOptions::default(),
+        options,
     ));
     Running {
         addr,
@@ -223,6 +227,35 @@ async fn a_trap_is_a_500_and_the_server_keeps_serving() {
     assert_eq!(get(app.addr, "/ok").await, (200, "still alive\n".into()));
     assert_eq!(get(app.addr, "/trap").await.0, 500);
     assert_eq!(get(app.addr, "/ok").await.0, 200);
+}
+
+/// A client that starts a request and never finishes its headers is disconnected once the
+/// header read timeout has passed, not before; others are served meanwhile.
+#[tokio::test(flavor = "multi_thread")]
+async fn a_client_that_never_finishes_its_headers_is_disconnected() {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let timeout = Duration::from_millis(500);
+    let options = ServeOptions {
+        header_read_timeout: timeout,
+        ..ServeOptions::default()
+    };
+    let app = serve_with("hello", options).await;
+
+    let started = Instant::now();
+    let mut slow = tokio::net::TcpStream::connect(app.addr).await.unwrap();
+    slow.write_all(b"GET / HTTP/1.1\r\nHost: test\r\n")
+        .await
+        .unwrap();
+    assert_eq!(get(app.addr, "/").await.0, 200);
+    let mut answer = Vec::new();
+    let closed = tokio::time::timeout(Duration::from_secs(10), slow.read_to_end(&mut answer)).await;
+    assert!(closed.is_ok(), "still connected 10 s after half a request");
+    assert!(
+        started.elapsed() >= timeout,
+        "disconnected after {:?}, before the {timeout:?} timeout",
+        started.elapsed()
+    );
+    assert_eq!(get(app.addr, "/").await.0, 200);
 }
 
 /// Pooled slots are reused: whatever a guest wrote to its globals and linear memory (below and

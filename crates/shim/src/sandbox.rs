@@ -85,6 +85,7 @@ async fn serve(ctx: &impl RuntimeContext) -> Result<()> {
     let loaded = LoadedApp::load(&engine, app, host)?;
     let options = ServeOptions {
         grace_period: Duration::from_secs(grace),
+        ..ServeOptions::default()
     };
     Arc::new(HttpServer::new(Arc::new(loaded))?)
         .bind_and_serve(addr, shutdown_signal(), options)

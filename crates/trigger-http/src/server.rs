@@ -7,7 +7,7 @@ use std::time::Duration;
 
 use http::{Request, Response, StatusCode, Uri};
 use hyper::body::Incoming;
-use hyper_util::rt::{TokioExecutor, TokioIo};
+use hyper_util::rt::{TokioExecutor, TokioIo, TokioTimer};
 use hyper_util::server::conn::auto;
 use hyper_util::server::graceful::GracefulShutdown;
 use spinrt_app::routes::{Router, WELL_KNOWN_PREFIX};
@@ -25,17 +25,22 @@ pub struct HttpServer {
     executors: HashMap<String, Executor>,
 }
 
-/// How [`HttpServer::serve`] winds down.
+/// How [`HttpServer::serve`] treats slow clients and winds down.
 #[derive(Clone, Debug)]
 pub struct ServeOptions {
     /// After shutdown is asked for, how long in-flight requests may take to finish.
     pub grace_period: Duration,
+    /// How long an HTTP/1 connection may take to send a request's headers, counted from the
+    /// end of the previous response on a kept-alive one. A client that never finishes its
+    /// headers would otherwise hold a connection, and a file descriptor, for ever.
+    pub header_read_timeout: Duration,
 }
 
 impl Default for ServeOptions {
     fn default() -> Self {
         Self {
             grace_period: Duration::from_secs(10),
+            header_read_timeout: Duration::from_secs(30),
         }
     }
 }
@@ -99,7 +104,12 @@ impl HttpServer {
         options: ServeOptions,
     ) -> std::io::Result<()> {
         let graceful = GracefulShutdown::new();
-        let builder = auto::Builder::new(TokioExecutor::new());
+        let mut builder = auto::Builder::new(TokioExecutor::new());
+        // hyper applies a header read timeout only with a timer.
+        builder
+            .http1()
+            .timer(TokioTimer::new())
+            .header_read_timeout(options.header_read_timeout);
         tokio::pin!(shutdown);
         loop {
             let (stream, client_addr) = tokio::select! {

@@ -76,6 +76,7 @@ impl UpCommand {
             let loaded = LoadedApp::load(&engine, source.app, host)?;
             let options = ServeOptions {
                 grace_period: std::time::Duration::from_secs(self.grace_period),
+                ..ServeOptions::default()
             };
             Arc::new(HttpServer::new(Arc::new(loaded))?)
                 .bind_and_serve(addr, shutdown_signal(), options)
