@@ -108,7 +108,12 @@ pub fn blocking_raw_post(
     while let Ok(n @ 1..) = stream.read(&mut buf) {
         response.extend_from_slice(&buf[..n]);
     }
-    let response = String::from_utf8_lossy(&response);
+    parse_response(&response)
+}
+
+/// `(status, body)` of an HTTP/1.1 response read raw from a socket (a `Content-Length` body).
+pub fn parse_response(raw: &[u8]) -> (u16, String) {
+    let response = String::from_utf8_lossy(raw);
     let status = response
         .get(9..12)
         .and_then(|s| s.parse().ok())
