@@ -6,6 +6,7 @@ use std::time::Instant;
 use sha2::{Digest, Sha256};
 use wasmtime::component::Component;
 
+use crate::epoch::{EpochTicker, GuestRunning};
 use crate::{EngineConfig, EngineError, PrecompileCache, componentize};
 
 /// One wasmtime engine per process, shared by every app and request.
@@ -23,6 +24,7 @@ struct Inner {
     /// several components compiles or deserializes it once.
     loaded: Mutex<HashMap<String, Component>>,
     max_memory_size: usize,
+    ticker: EpochTicker,
 }
 
 /// Whether a component had to be compiled or came from the precompile cache.
@@ -58,7 +60,8 @@ impl Engine {
             },
             None => None,
         };
-        spawn_epoch_ticker(wasmtime.weak(), config.epoch_tick);
+        let ticker = EpochTicker::spawn(wasmtime.weak(), config.epoch_tick)
+            .map_err(|e| EngineError::Config(format!("spawning the epoch thread: {e}")))?;
         Ok(Self {
             inner: Arc::new(Inner {
                 wasmtime,
@@ -67,6 +70,7 @@ impl Engine {
                 cache_hits: AtomicU64::new(0),
                 loaded: Mutex::default(),
                 max_memory_size: config.pooling.max_memory_size,
+                ticker,
             }),
         })
     }
@@ -84,6 +88,11 @@ impl Engine {
             .precompile_compatibility_hash()
             .hash(&mut hasher);
         hasher.finish()
+    }
+
+    /// Keeps the epoch advancing (so the guest yields) while it lives: every store holds one.
+    pub fn guest_running(&self) -> GuestRunning {
+        self.inner.ticker.guest_running()
     }
 
     /// The largest linear memory one instance may have.
@@ -213,22 +222,4 @@ fn wasmtime_config(config: &EngineConfig) -> wasmtime::Config {
         .epoch_interruption(true)
         .allocation_strategy(wasmtime::InstanceAllocationStrategy::Pooling(pooling));
     c
-}
-
-/// Advances the epoch so running guests reach a yield point. It runs as long as the wasmtime
-/// engine lives (every store and component holds it), not just our handle: a guest still
-/// running while the app is torn down must reach a yield point to be dropped.
-fn spawn_epoch_ticker(engine: wasmtime::EngineWeak, tick: std::time::Duration) {
-    std::thread::Builder::new()
-        .name("wasm-epoch".into())
-        .spawn(move || {
-            loop {
-                std::thread::sleep(tick);
-                match engine.upgrade() {
-                    Some(engine) => engine.increment_epoch(),
-                    None => break,
-                }
-            }
-        })
-        .expect("spawning the epoch thread");
 }

@@ -22,7 +22,7 @@ pub struct LoadedComponent {
     pre: InstancePre<InstanceState>,
     host: ComponentHost,
     outcome: LoadOutcome,
-    max_memory: usize,
+    engine: Engine,
 }
 
 /// Why a component cannot be linked. Imports of WASI 0.2 release candidates beyond what
@@ -85,7 +85,7 @@ impl LoadedApp {
                     pre,
                     host,
                     outcome,
-                    max_memory: engine.max_memory_size(),
+                    engine: engine.clone(),
                 },
             );
         }
@@ -128,7 +128,7 @@ impl LoadedComponent {
 
     /// Largest linear memory one of its instances may grow to.
     pub fn max_memory(&self) -> usize {
-        self.max_memory
+        self.engine.max_memory_size()
     }
 
     /// Whether this load compiled the component or took it from the precompile cache.
@@ -139,7 +139,11 @@ impl LoadedComponent {
     /// A fresh store for one instance: per-request state, memory limit, and a yield to the
     /// async executor at every epoch tick so a busy guest cannot starve the others.
     pub fn new_store(&self) -> Result<Store<InstanceState>, EngineError> {
-        let state = InstanceState::new(self.host.instance(&self.id)?, self.max_memory);
+        let state = InstanceState::new(
+            self.host.instance(&self.id)?,
+            self.engine.max_memory_size(),
+            self.engine.guest_running(),
+        );
         let mut store = Store::new(self.pre.engine(), state);
         store.limiter(|s| s.limits());
         store.epoch_deadline_async_yield_and_update(1);

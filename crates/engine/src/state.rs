@@ -3,6 +3,7 @@ use wasmtime::{StoreLimits, StoreLimitsBuilder};
 use wasmtime_wasi::{WasiCtxView, WasiView};
 use wasmtime_wasi_http::{WasiHttpCtx, WasiHttpCtxView, WasiHttpView};
 
+use crate::GuestRunning;
 use crate::host::InstanceHost;
 
 /// What one instance (one request) owns: its resource table and each host interface's state.
@@ -11,15 +12,18 @@ pub struct InstanceState {
     http: WasiHttpCtx,
     host: InstanceHost,
     limits: StoreLimits,
+    /// Keeps the epoch ticking while this instance's store lives.
+    _running: GuestRunning,
 }
 
 impl InstanceState {
-    pub(crate) fn new(host: InstanceHost, max_memory: usize) -> Self {
+    pub(crate) fn new(host: InstanceHost, max_memory: usize, running: GuestRunning) -> Self {
         Self {
             table: ResourceTable::new(),
             http: WasiHttpCtx::new(),
             host,
             limits: StoreLimitsBuilder::new().memory_size(max_memory).build(),
+            _running: running,
         }
     }
 
