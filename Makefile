@@ -8,7 +8,7 @@ ifdef CI
 export CARGO_INCREMENTAL := 0
 endif
 
-.PHONY: setup apps build lint test demo conformance bench bench-compare clean
+.PHONY: setup apps build lint test demo conformance bench bench-compare bench-density clean
 
 setup:
 	@scripts/setup.sh
@@ -52,6 +52,13 @@ $(WASMTIME_CLI):
 bench-compare: apps $(WASMTIME_CLI)
 	$(CARGO) build $(CARGO_FLAGS) --release --workspace --bins
 	$(CARGO) bench $(CARGO_FLAGS) -p spinrt-benches --bench compare
+
+# Pods through CRI as kubelet starts them: our Spin pods against runc pods, in one run
+# (DENSITY_PODS=200, DENSITY_PARALLEL=8, DENSITY_DEADLINE_SECS=900); writes its section of
+# benches/RESULTS.md. Release builds, like a node runs.
+bench-density: apps
+	$(CARGO) build $(CARGO_FLAGS) --release --workspace --bins
+	$(CARGO) bench $(CARGO_FLAGS) -p spinrt-benches --bench density
 
 clean:
 	$(CARGO) clean

@@ -1,5 +1,5 @@
 //! `make bench-compare`: one table, measured in one run on this machine, of our Spin runtime
-//! against what users would otherwise run. Writes `benches/RESULTS.md`.
+//! against what users would otherwise run. Writes its section of `benches/RESULTS.md`.
 //!
 //! - throughput and latency of the same hello `wasi:http` component under `spinrt up` and
 //!   `wasmtime serve`, and of a native hyper server; `wrk`, fixed connections and duration;
@@ -268,32 +268,10 @@ fn main() {
     // `cargo bench` passes flags such as `--bench`; this harness has none of its own.
     let dir = tempfile::tempdir().unwrap();
     apps::ensure_built();
-    let mut report = String::new();
-    let machine = format!(
-        "{} cores, {}",
-        std::thread::available_parallelism().map_or(0, |n| n.get()),
-        std::fs::read_to_string("/proc/cpuinfo")
-            .unwrap_or_default()
-            .lines()
-            .find_map(|l| l
-                .strip_prefix("model name")
-                .map(|v| v.trim_start_matches([' ', '\t', ':']).to_string()))
-            .unwrap_or_default()
+    let mut report = format!(
+        "Measured by `make bench-compare` on {}.\n\n",
+        spinrt_tests::report::machine()
     );
-    let date = String::from_utf8(
-        Command::new("date")
-            .arg("-u")
-            .arg("+%Y-%m-%d %H:%M UTC")
-            .output()
-            .unwrap()
-            .stdout,
-    )
-    .unwrap();
-    report.push_str(&format!(
-        "# Benchmark results\n\nMeasured by `make bench-compare` on {machine}, {}.\n\n",
-        date.trim()
-    ));
-
     report.push_str(&format!(
         "## Hello `wasi:http` component: `wrk -t2 -c{CONNECTIONS} -d{DURATION_SECS}s` on loopback\n\n\
          | server | requests/s | p50 ms | p99 ms |\n|---|---:|---:|---:|\n"
@@ -370,7 +348,6 @@ fn main() {
     ));
     drop(ctd);
 
-    let path = repo().join("benches/RESULTS.md");
-    std::fs::write(&path, &report).unwrap();
+    let path = spinrt_tests::report::write_section("compare", &report);
     println!("{report}\nwritten to {}", path.display());
 }

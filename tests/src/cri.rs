@@ -50,11 +50,21 @@ pub struct Pod {
 }
 
 impl Node {
-    /// containerd `version` with CRI, handler `spin` → our shim, CNI bridge networking.
+    /// containerd `version` with CRI, handler `spin` → our shim, CNI bridge networking on a
+    /// /24 (254 pods).
     pub fn start(version: Version) -> Self {
+        Self::start_on(version, format!("10.214.{}.0/24", tag_octet()))
+    }
+
+    /// Like [`Node::start`] with a bridge on a /22 (1,022 pods), for density benchmarks; one
+    /// such node per process at a time.
+    pub fn start_large(version: Version) -> Self {
+        Self::start_on(version, "10.215.0.0/22".to_string())
+    }
+
+    fn start_on(version: Version, subnet: String) -> Self {
         let tag = unique_tag();
         let bridge = format!("spbr{tag}");
-        let subnet = format!("10.214.{}.0/24", tag_octet());
         let containerd = Containerd::start_with(version, |root| {
             let cni_dir = root.join("cni");
             std::fs::create_dir_all(&cni_dir).unwrap();
@@ -138,6 +148,11 @@ impl Node {
 
     /// RunPodSandbox with handler `spin`, then the pod's IP from PodSandboxStatus.
     pub fn run_pod(&self, name: &str) -> Pod {
+        self.run_pod_with(name, HANDLER)
+    }
+
+    /// RunPodSandbox with the RuntimeClass handler `handler` (`runc` for Linux container pods).
+    pub fn run_pod_with(&self, name: &str, handler: &str) -> Pod {
         let config = cri::PodSandboxConfig {
             metadata: Some(cri::PodSandboxMetadata {
                 name: name.to_string(),
@@ -151,7 +166,7 @@ impl Node {
         };
         let request = cri::RunPodSandboxRequest {
             config: Some(config.clone()),
-            runtime_handler: HANDLER.into(),
+            runtime_handler: handler.into(),
         };
         let id = self
             .try_call(|mut c| async move { c.run_pod_sandbox(request).await })
@@ -367,7 +382,7 @@ impl Drop for Node {
 /// The CRI plugin's settings for a test node. `restrict_oom_score_adj`: this sandbox refuses a
 /// negative oom_score_adj even to root, and CRI asks -998 for the pause container; real nodes
 /// do not need it. containerd 1.7 drops its default `runc` when the config names any runtime,
-/// and then refuses to load CRI, so it is named too.
+/// and then refuses to load CRI, so it is named too (in 2.1 as well, for runc pods).
 fn cri_config(version: Version, cni_dir: &Path) -> String {
     let cni_dir = cni_dir.display();
     match version {
@@ -391,6 +406,8 @@ fn cri_config(version: Version, cni_dir: &Path) -> String {
   sandbox = "{PAUSE_IMAGE}"
 [plugins."io.containerd.cri.v1.runtime"]
   restrict_oom_score_adj = true
+  [plugins."io.containerd.cri.v1.runtime".containerd.runtimes.runc]
+    runtime_type = "io.containerd.runc.v2"
   [plugins."io.containerd.cri.v1.runtime".containerd.runtimes.{HANDLER}]
     runtime_type = "io.containerd.spin.v2"
   [plugins."io.containerd.cri.v1.runtime".cni]

@@ -10,5 +10,6 @@ pub mod images;
 pub mod net;
 pub mod netns;
 pub mod registry;
+pub mod report;
 pub mod server;
 pub mod services;

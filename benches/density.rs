@@ -1,0 +1,374 @@
+//! `make bench-density`: what a Spin pod costs a node, against a Linux container pod, measured
+//! through CRI exactly as kubelet drives a node, in one run.
+//!
+//! For each kind of pod (ours: handler `spin`, a Spin artifact; theirs: handler `runc`, busybox
+//! httpd serving a page), on a fresh private containerd 2.1 with CNI bridge networking: the image
+//! is run once, then `DENSITY_PODS` pods (default 200) are started `DENSITY_PARALLEL` (8) at a
+//! time, each ready when its pod IP answers `GET /` with 200. Measured: memory per pod (drop of
+//! MemAvailable / pods), processes of the shim binary per pod, pod start (RunPodSandbox to first
+//! 200) p50/p99, time for all, CPU while `IDLE_PODS` (100) pods sit idle, teardown time and what
+//! is left after it. The table goes into `benches/RESULTS.md`.
+//!
+//! Bounded: starting stops at `DENSITY_DEADLINE_SECS` (default 900) and every pod is removed
+//! through CRI, then containerd and any shim left are stopped by process id (the node harness's
+//! drop).
+
+use std::collections::BTreeSet;
+use std::io::{Read, Write};
+use std::net::{SocketAddr, TcpStream};
+use std::path::Path;
+use std::sync::Mutex;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::time::{Duration, Instant};
+
+use spinrt_tests::containerd::Version;
+use spinrt_tests::cri::{ContainerSpec, Node, Pod};
+use spinrt_tests::{apps, images, report};
+
+const IDLE_PODS: usize = 100;
+const IDLE_SECONDS: u64 = 10;
+/// How long one pod may take from RunPodSandbox to its first 200.
+const POD_TIMEOUT: Duration = Duration::from_secs(120);
+
+struct Kind {
+    name: &'static str,
+    handler: &'static str,
+    image: &'static str,
+    command: &'static [&'static str],
+    /// The shim binary whose processes are counted.
+    shim: &'static str,
+}
+
+const SPIN: Kind = Kind {
+    name: "Spin pods (handler `spin`, hello artifact)",
+    handler: "spin",
+    image: "localhost/hello:v1",
+    command: &["/"],
+    shim: "containerd-shim-spin-v2",
+};
+
+const RUNC: Kind = Kind {
+    name: "runc pods (busybox httpd)",
+    handler: "runc",
+    image: "localhost/busybox-httpd:v1",
+    command: &["/bin/busybox", "httpd", "-f", "-p", "80", "-h", "/www"],
+    shim: "containerd-shim-runc-v2",
+};
+
+#[derive(Default)]
+struct Figures {
+    started: usize,
+    failed: Vec<String>,
+    mem_per_pod_mib: f64,
+    shim_processes: usize,
+    start_p50: Duration,
+    start_p99: Duration,
+    all_started: Duration,
+    idle_cpu_percent: Option<f64>,
+    teardown: Duration,
+    left: Vec<String>,
+}
+
+fn env_or(name: &str, default: u64) -> u64 {
+    std::env::var(name)
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(default)
+}
+
+/// `GET /` on the pod's port 80: its status, if it answered.
+fn get_status(ip: &str) -> Option<u16> {
+    let addr: SocketAddr = format!("{ip}:80").parse().ok()?;
+    let mut stream = TcpStream::connect_timeout(&addr, Duration::from_millis(500)).ok()?;
+    stream.set_read_timeout(Some(Duration::from_secs(2))).ok()?;
+    stream
+        .write_all(format!("GET / HTTP/1.0\r\nHost: {ip}\r\n\r\n").as_bytes())
+        .ok()?;
+    let mut head = [0u8; 12];
+    stream.read_exact(&mut head).ok()?;
+    std::str::from_utf8(&head[9..12]).ok()?.parse().ok()
+}
+
+/// Starts one pod as kubelet would and waits for its first 200.
+fn start_pod(node: &Node, kind: &Kind, name: &str) -> Result<(Pod, Duration), String> {
+    let start = Instant::now();
+    let pod = node.run_pod_with(name, kind.handler);
+    node.start_container(
+        &pod,
+        ContainerSpec {
+            name: "app",
+            image: kind.image,
+            command: kind.command,
+            memory_limit_bytes: 0,
+        },
+    );
+    while start.elapsed() < POD_TIMEOUT {
+        if get_status(&pod.ip) == Some(200) {
+            return Ok((pod, start.elapsed()));
+        }
+        std::thread::sleep(Duration::from_millis(10));
+    }
+    Err(format!("{name}: no 200 from {} in {POD_TIMEOUT:?}", pod.ip))
+}
+
+fn mem_available_kib() -> u64 {
+    std::fs::read_to_string("/proc/meminfo")
+        .unwrap()
+        .lines()
+        .find_map(|l| l.strip_prefix("MemAvailable:"))
+        .and_then(|v| v.trim().trim_end_matches("kB").trim().parse().ok())
+        .expect("MemAvailable in /proc/meminfo")
+}
+
+/// Busy and total jiffies of all CPUs.
+fn cpu_jiffies() -> (u64, u64) {
+    let stat = std::fs::read_to_string("/proc/stat").unwrap();
+    let fields: Vec<u64> = stat
+        .lines()
+        .next()
+        .unwrap()
+        .split_whitespace()
+        .skip(1)
+        .filter_map(|f| f.parse().ok())
+        .collect();
+    let total: u64 = fields.iter().sum();
+    // idle + iowait
+    let idle = fields[3] + fields.get(4).copied().unwrap_or(0);
+    (total - idle, total)
+}
+
+/// The share of both cores busy over `seconds`, in percent of the machine.
+fn cpu_busy_percent(seconds: u64) -> f64 {
+    let (busy0, total0) = cpu_jiffies();
+    std::thread::sleep(Duration::from_secs(seconds));
+    let (busy1, total1) = cpu_jiffies();
+    100.0 * (busy1 - busy0) as f64 / (total1 - total0).max(1) as f64
+}
+
+/// Processes whose command line names `binary` and this node's containerd directory.
+fn processes_of(node: &Node, binary: &str) -> Vec<u32> {
+    let marker = node.containerd().dir().to_string_lossy().to_string();
+    std::fs::read_dir("/proc")
+        .unwrap()
+        .flatten()
+        .filter_map(|e| e.file_name().to_str()?.parse::<u32>().ok())
+        .filter(|pid| {
+            let cmdline = std::fs::read(format!("/proc/{pid}/cmdline")).unwrap_or_default();
+            let cmdline = String::from_utf8_lossy(&cmdline);
+            cmdline.contains(binary) && cmdline.contains(&marker)
+        })
+        .collect()
+}
+
+/// Network namespaces and pod cgroups on the machine: compared before and after a run.
+fn node_objects() -> BTreeSet<String> {
+    let mut objects = BTreeSet::new();
+    for dir in ["/var/run/netns", "/run/netns"] {
+        for e in std::fs::read_dir(dir).into_iter().flatten().flatten() {
+            objects.insert(format!("netns {}", e.file_name().to_string_lossy()));
+        }
+    }
+    for controller in ["memory", "cpu", "pids", "unified"] {
+        let dir = Path::new("/sys/fs/cgroup").join(controller).join("k8s.io");
+        for e in std::fs::read_dir(&dir).into_iter().flatten().flatten() {
+            if e.path().is_dir() {
+                objects.insert(format!("cgroup {}", e.path().display()));
+            }
+        }
+    }
+    objects
+}
+
+fn percentile(sorted: &[Duration], p: f64) -> Duration {
+    if sorted.is_empty() {
+        return Duration::ZERO;
+    }
+    let i = ((sorted.len() as f64 - 1.0) * p).round() as usize;
+    sorted[i]
+}
+
+fn measure(kind: &Kind, pods: usize, parallel: usize, deadline: Instant, dir: &Path) -> Figures {
+    let node = Node::start_large(Version::V2_1);
+    match kind.handler {
+        "spin" => node.import(&images::spin_artifact("hello", kind.image, dir)),
+        _ => node.import(&images::busybox_image(
+            &[("www/index.html", b"Hello from busybox!\n".to_vec())],
+            &["/bin/busybox", "httpd", "-f"],
+            kind.image,
+            dir,
+        )),
+    }
+    // The image has run once on this node (precompiled, unpacked), as on a node in use.
+    let (warm, _) = start_pod(&node, kind, "warm-up").expect("the warm-up pod");
+    node.remove_pod(&warm.id);
+    std::thread::sleep(Duration::from_secs(2));
+    let before_objects = node_objects();
+    let mem_before = mem_available_kib();
+
+    let mut figures = Figures::default();
+    let started: Mutex<Vec<(Pod, Duration)>> = Mutex::default();
+    let failed: Mutex<Vec<String>> = Mutex::default();
+    let began = Instant::now();
+    // Two phases: up to IDLE_PODS, measure idle CPU, then the rest.
+    let phases = [pods.min(IDLE_PODS), pods];
+    let next = AtomicUsize::new(0);
+    for (phase, &until) in phases.iter().enumerate() {
+        std::thread::scope(|s| {
+            for _ in 0..parallel {
+                s.spawn(|| {
+                    loop {
+                        let i = next.fetch_add(1, Ordering::SeqCst);
+                        if i >= until || Instant::now() > deadline {
+                            // Leave the counter where this phase ends.
+                            next.fetch_min(until, Ordering::SeqCst);
+                            return;
+                        }
+                        match start_pod(&node, kind, &format!("pod-{i}")) {
+                            Ok(done) => started.lock().unwrap().push(done),
+                            Err(e) => failed.lock().unwrap().push(e),
+                        }
+                    }
+                });
+            }
+        });
+        if phase == 0 && until == IDLE_PODS && failed.lock().unwrap().is_empty() {
+            std::thread::sleep(Duration::from_secs(3));
+            figures.idle_cpu_percent = Some(cpu_busy_percent(IDLE_SECONDS));
+        }
+    }
+    figures.all_started = began.elapsed();
+    let started = started.into_inner().unwrap();
+    figures.started = started.len();
+    figures.failed = failed.into_inner().unwrap();
+
+    // Every pod answers still (none died after its first 200).
+    let mut not_answering: Vec<_> = started
+        .iter()
+        .filter(|(p, _)| get_status(&p.ip) != Some(200))
+        .map(|(p, _)| p.ip.clone())
+        .collect();
+    figures.failed.extend(
+        not_answering
+            .drain(..)
+            .map(|ip| format!("{ip} stopped answering")),
+    );
+    std::thread::sleep(Duration::from_secs(3));
+    let mem_after = mem_available_kib();
+    figures.mem_per_pod_mib =
+        mem_before.saturating_sub(mem_after) as f64 / 1024.0 / started.len().max(1) as f64;
+    figures.shim_processes = processes_of(&node, kind.shim).len();
+    let mut times: Vec<Duration> = started.iter().map(|(_, t)| *t).collect();
+    times.sort();
+    figures.start_p50 = percentile(&times, 0.5);
+    figures.start_p99 = percentile(&times, 0.99);
+
+    let teardown = Instant::now();
+    std::thread::scope(|s| {
+        for chunk in started.chunks(started.len().div_ceil(parallel).max(1)) {
+            let node = &node;
+            s.spawn(move || {
+                for (pod, _) in chunk {
+                    node.remove_pod(&pod.id);
+                }
+            });
+        }
+    });
+    figures.teardown = teardown.elapsed();
+    std::thread::sleep(Duration::from_secs(2));
+    let left_processes = processes_of(&node, kind.shim).len();
+    if left_processes > 0 {
+        figures
+            .left
+            .push(format!("{left_processes} {} processes", kind.shim));
+    }
+    let left_mounts = node
+        .containerd()
+        .mounts()
+        .into_iter()
+        .filter(|m| !m.contains("io.containerd.content"))
+        .count();
+    if left_mounts > 0 {
+        figures.left.push(format!("{left_mounts} mounts"));
+    }
+    figures.left.extend(
+        node_objects()
+            .difference(&before_objects)
+            .map(String::to_string),
+    );
+    figures
+}
+
+fn main() {
+    apps::ensure_built();
+    let pods = env_or("DENSITY_PODS", 200) as usize;
+    let parallel = env_or("DENSITY_PARALLEL", 8) as usize;
+    let budget = Duration::from_secs(env_or("DENSITY_DEADLINE_SECS", 900));
+    let dir = tempfile::tempdir().unwrap();
+    let began = Instant::now();
+    let mut rows = Vec::new();
+    for kind in [&SPIN, &RUNC] {
+        // Each kind gets half of what is left of the budget.
+        let deadline = Instant::now() + budget.saturating_sub(began.elapsed()) / 2;
+        eprintln!("density: {} x {pods}", kind.name);
+        let figures = measure(kind, pods, parallel, deadline, dir.path());
+        eprintln!(
+            "density: {}: {} started, {} failed",
+            kind.name,
+            figures.started,
+            figures.failed.len()
+        );
+        rows.push((kind, figures));
+    }
+
+    let mut table = format!(
+        "## Density through CRI: {pods} pods, {parallel} started at a time (containerd 2.1)\n\n\
+         Measured by `make bench-density` ({}). Memory per pod is the drop of MemAvailable \
+         divided by the pods (shims, pause, network namespaces, cgroups: everything).\n\n\
+         | per pod | {} | {} |\n|---|---:|---:|\n",
+        report::machine(),
+        rows[0].0.name,
+        rows[1].0.name
+    );
+    let row = |label: &str, f: &dyn Fn(&Figures) -> String| {
+        format!("| {label} | {} | {} |\n", f(&rows[0].1), f(&rows[1].1))
+    };
+    table += &row("pods started (failed)", &|f| {
+        format!("{} ({})", f.started, f.failed.len())
+    });
+    table += &row("memory per pod, MiB", &|f| {
+        format!("{:.1}", f.mem_per_pod_mib)
+    });
+    table += &row("processes of the shim binary per pod", &|f| {
+        format!("{:.2}", f.shim_processes as f64 / f.started.max(1) as f64)
+    });
+    table += &row("pod start p50 / p99, ms", &|f| {
+        format!("{} / {}", f.start_p50.as_millis(), f.start_p99.as_millis())
+    });
+    table += &row("all pods started, s", &|f| {
+        format!("{:.1}", f.all_started.as_secs_f64())
+    });
+    table += &row(
+        &format!("CPU with {IDLE_PODS} idle pods, % of the machine"),
+        &|f| {
+            f.idle_cpu_percent
+                .map_or("not measured".into(), |c| format!("{c:.1}"))
+        },
+    );
+    table += &row("teardown of all pods, s", &|f| {
+        format!("{:.1}", f.teardown.as_secs_f64())
+    });
+    table += &row("left after teardown", &|f| {
+        if f.left.is_empty() {
+            "nothing".into()
+        } else {
+            f.left.join(", ")
+        }
+    });
+    for (kind, figures) in &rows {
+        for failure in figures.failed.iter().take(5) {
+            table += &format!("\n- {}: {failure}", kind.name);
+        }
+    }
+    let path = report::write_section("density", &table);
+    println!("{table}\nwritten to {}", path.display());
+}
