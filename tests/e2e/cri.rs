@@ -2,9 +2,8 @@
 //! `spin` handler: RunPodSandbox (handler `spin`), CreateContainer/StartContainer, HTTP to the
 //! pod IP, ContainerStatus, ContainerStats, the CRI log file, StopContainer, RemovePodSandbox.
 //!
-//! The handler applies to the whole pod: our shim runs the Spin container with wasmtime and
-//! hands every other container (the pause container, a busybox sidecar) to runwasi's Linux
-//! container executor.
+//! The handler applies to the whole pod: our shim runs the Spin container in a confined server
+//! process and hands every other container (the pause container, a busybox sidecar) to runc.
 //!
 //! These tests start containerd, pods and a CNI bridge, so they need root (CI runs as root).
 
@@ -152,6 +151,8 @@ fn spin_pod_lifecycle(version: Version) {
         memory >> 10
     );
 
+    check_confined(&node, &pod, &app);
+
     // Graceful stop: SIGTERM, the server drains and exits 0 well within the grace period.
     let took = node.stop_container(&app, 30);
     let status = node.container_status(&app);
@@ -163,6 +164,80 @@ fn spin_pod_lifecycle(version: Version) {
     );
 
     remove_and_check_clean(&node, &[pod]);
+}
+
+/// The process that serves the Spin container is confined as a container's process: the pod's
+/// network namespace, the container's cgroup, namespaces of its own, no capabilities,
+/// no_new_privs, a seccomp filter, and a root holding the image's files, not the host's.
+fn check_confined(node: &Node, pod: &Pod, app: &str) {
+    let pid_of = |id: &str| -> u32 {
+        node.containerd()
+            .tasks_in(spinrt_tests::cri::NAMESPACE)
+            .into_iter()
+            .find(|(task, _, _)| task == id)
+            .and_then(|(_, pid, _)| pid.parse().ok())
+            .unwrap_or_else(|| panic!("no task {id}"))
+    };
+    let server = pid_of(app);
+    let pause = pid_of(&pod.id);
+    let status = std::fs::read_to_string(format!("/proc/{server}/status")).unwrap();
+    let field = |name: &str| {
+        status
+            .lines()
+            .find_map(|l| l.strip_prefix(name))
+            .map(str::trim)
+            .unwrap_or_else(|| panic!("no {name} in /proc/{server}/status"))
+            .to_string()
+    };
+    for caps in ["CapEff:", "CapPrm:", "CapBnd:", "CapAmb:"] {
+        assert_eq!(field(caps), "0000000000000000", "{caps} of the server");
+    }
+    assert_eq!(field("NoNewPrivs:"), "1");
+    assert_eq!(field("Seccomp:"), "2", "no seccomp filter on the server");
+    let ns = |pid: &str, kind: &str| std::fs::read_link(format!("/proc/{pid}/ns/{kind}")).unwrap();
+    let (server_pid, pause_pid) = (server.to_string(), pause.to_string());
+    let (server, pause) = (server_pid.as_str(), pause_pid.as_str());
+    assert_eq!(
+        ns(server, "net"),
+        ns(pause, "net"),
+        "the pod's network namespace"
+    );
+    // PID: its own, or the pod's when the pod shares one (CRI's default mode, which these
+    // pods use); never the host's.
+    assert_ne!(
+        ns(server, "pid"),
+        ns("self", "pid"),
+        "the host's PID namespace"
+    );
+    assert_ne!(
+        ns(server, "mnt"),
+        ns("self", "mnt"),
+        "the host's mount namespace"
+    );
+    assert_ne!(
+        ns(server, "mnt"),
+        ns(pause, "mnt"),
+        "the pause container's mount namespace"
+    );
+    let cgroup = std::fs::read_to_string(format!("/proc/{server}/cgroup")).unwrap();
+    assert!(
+        cgroup.lines().any(|l| l.contains(app)),
+        "the server is not in its container's cgroup:\n{cgroup}"
+    );
+    let root: Vec<String> = std::fs::read_dir(format!("/proc/{server}/root"))
+        .unwrap()
+        .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+        .collect();
+    for host_dir in ["usr", "bin", "proc", "sys", "home", "root", "tmp", "var"] {
+        assert!(
+            !root.iter().any(|e| e == host_dir),
+            "the server's root shows /{host_dir}: {root:?}"
+        );
+    }
+    assert!(
+        root.iter().any(|e| e == ".spin"),
+        "no app in the server's root: {root:?}"
+    );
 }
 
 #[test]

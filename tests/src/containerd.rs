@@ -37,7 +37,7 @@ impl Version {
     }
 }
 
-/// A container id no other test (nor another containerd on this machine) uses: runwasi keeps
+/// A container id no other test (nor another containerd on this machine) uses: runc keeps
 /// container state in a machine-wide directory keyed by namespace and id.
 pub fn unique_id(name: &str) -> String {
     use std::sync::atomic::{AtomicU32, Ordering};
@@ -185,7 +185,12 @@ impl Containerd {
 
     /// `(id, pid, status)` of every task.
     pub fn tasks(&self) -> Vec<(String, String, String)> {
-        self.ctr_ok(&["task", "ls"])
+        self.tasks_in("default")
+    }
+
+    /// `(id, pid, status)` of every task in containerd namespace `namespace`.
+    pub fn tasks_in(&self, namespace: &str) -> Vec<(String, String, String)> {
+        self.ctr_ok(&["-n", namespace, "task", "ls"])
             .lines()
             .skip(1)
             .filter_map(|l| {

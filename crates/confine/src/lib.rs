@@ -63,7 +63,7 @@ pub enum ConfineError {
 }
 
 /// A directory or file of the host bound into the root filesystem.
-#[derive(Clone, Debug, PartialEq, Eq)]
+#[derive(Clone, Debug, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub struct BindMount {
     pub source: PathBuf,
     /// Absolute, as seen inside the root filesystem.
@@ -72,7 +72,7 @@ pub struct BindMount {
 }
 
 /// The user the process runs as (a pod's `runAsUser`, `runAsGroup`, `supplementalGroups`).
-#[derive(Clone, Debug, Default, PartialEq, Eq)]
+#[derive(Clone, Debug, Default, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub struct User {
     pub uid: u32,
     pub gid: u32,
@@ -80,15 +80,19 @@ pub struct User {
 }
 
 /// What the process is confined to; the shim builds it from the container's OCI spec.
-#[derive(Clone, Debug, Default)]
+#[derive(Clone, Debug, Default, serde::Serialize, serde::Deserialize)]
 pub struct Confinement {
-    /// Namespaces of the pod to join, by path (`/proc/PID/ns/net`, `/var/run/netns/cni-...`).
-    /// A kind not listed here (but network) is created new; without a network path the
-    /// process keeps its network namespace (a host-network pod).
-    pub join: Vec<(Namespace, PathBuf)>,
-    /// The container's root filesystem, already mounted: it becomes `/`, read-only.
+    /// Namespaces as an OCI spec lists them: with a path, the pod's to join
+    /// (`/var/run/netns/cni-...`, `/proc/PID/ns/ipc`); without, a new one. A kind not listed
+    /// is the parent's (a host-network pod). A mount namespace is always new; the PID
+    /// namespace is [`spawn_in_pid_namespace`]'s.
+    pub namespaces: Vec<(Namespace, Option<PathBuf>)>,
+    /// The container's root filesystem, already mounted: it becomes `/`.
     pub rootfs: PathBuf,
-    /// Bound into the root filesystem in order, before it is made read-only.
+    /// As a pod's `readOnlyRootFilesystem`; otherwise the root is the container's own
+    /// writable snapshot, as for any container.
+    pub read_only_root: bool,
+    /// Bound into the root filesystem in order.
     pub mounts: Vec<BindMount>,
     /// Set when the process has a UTS namespace of its own.
     pub hostname: Option<String>,
@@ -99,8 +103,8 @@ impl Confinement {
     /// Joins the pod's namespaces, creates the others and makes the root filesystem `/`.
     /// Call it before the process starts a thread: namespaces are per thread.
     pub fn enter(&self) -> Result<(), ConfineError> {
-        let created = namespaces::enter(&self.join)?;
-        mounts::enter_rootfs(&self.rootfs, &self.mounts)?;
+        let created = namespaces::enter(&self.namespaces)?;
+        mounts::enter_rootfs(&self.rootfs, &self.mounts, self.read_only_root)?;
         if created.contains(&Namespace::Uts)
             && let Some(hostname) = &self.hostname
         {

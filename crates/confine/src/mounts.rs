@@ -13,8 +13,12 @@ fn mount_error(what: String) -> impl FnOnce(nix::Error) -> ConfineError {
 }
 
 /// In a new mount namespace: binds `rootfs` onto itself, the `binds` into it, makes it
-/// read-only and pivots into it, detaching the host's tree.
-pub(crate) fn enter_rootfs(rootfs: &Path, binds: &[BindMount]) -> Result<(), ConfineError> {
+/// read-only if asked, and pivots into it, detaching the host's tree.
+pub(crate) fn enter_rootfs(
+    rootfs: &Path,
+    binds: &[BindMount],
+    read_only: bool,
+) -> Result<(), ConfineError> {
     // Nothing mounted here may reach the host's namespace.
     mount(
         None::<&str>,
@@ -36,8 +40,10 @@ pub(crate) fn enter_rootfs(rootfs: &Path, binds: &[BindMount]) -> Result<(), Con
     for bind in binds {
         bind_into(rootfs, bind)?;
     }
-    remount_read_only(rootfs, MsFlags::empty())
-        .map_err(mount_error(format!("{} read-only", rootfs.display())))?;
+    if read_only {
+        remount_read_only(rootfs, MsFlags::empty())
+            .map_err(mount_error(format!("{} read-only", rootfs.display())))?;
+    }
 
     chdir(rootfs).map_err(|source| ConfineError::PivotRoot {
         path: rootfs.to_path_buf(),

@@ -8,7 +8,7 @@ use nix::sched::{CloneFlags, setns, unshare};
 
 use crate::ConfineError;
 
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub enum Namespace {
     Network,
     Ipc,
@@ -65,19 +65,17 @@ fn join(kind: Namespace, path: &Path) -> Result<(), ConfineError> {
     setns(file, kind.flag()).map_err(|e| error(e.into()))
 }
 
-/// Joins the namespaces in `join` (all but PID and mount, which are the process's own) and
-/// creates a mount and a cgroup namespace, and IPC and UTS ones unless joined. Returns the kinds
-/// created.
-pub(crate) fn enter(joins: &[(Namespace, PathBuf)]) -> Result<Vec<Namespace>, ConfineError> {
-    for (kind, path) in joins {
-        if !matches!(kind, Namespace::Pid | Namespace::Mount) {
-            join(*kind, path)?;
-        }
-    }
-    let mut created = vec![Namespace::Mount, Namespace::Cgroup];
-    for kind in [Namespace::Ipc, Namespace::Uts] {
-        if !joins.iter().any(|(k, _)| *k == kind) {
-            created.push(kind);
+/// Joins the namespaces given with a path and creates those listed without one (but PID),
+/// and always a mount namespace. Returns the kinds created.
+pub(crate) fn enter(
+    namespaces: &[(Namespace, Option<PathBuf>)],
+) -> Result<Vec<Namespace>, ConfineError> {
+    let mut created = vec![Namespace::Mount];
+    for (kind, path) in namespaces {
+        match (kind, path) {
+            (Namespace::Pid | Namespace::Mount, _) => {}
+            (kind, Some(path)) => join(*kind, path)?,
+            (kind, None) => created.push(*kind),
         }
     }
     let flags = created

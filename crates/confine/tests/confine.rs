@@ -39,8 +39,14 @@ fn confined_child(args: &[String]) {
         panic!("child arguments: ROOTFS DATA NETNS")
     };
     let confinement = Confinement {
-        join: vec![(Namespace::Network, PathBuf::from(netns))],
+        namespaces: vec![
+            (Namespace::Network, Some(PathBuf::from(netns))),
+            (Namespace::Ipc, None),
+            (Namespace::Uts, None),
+            (Namespace::Cgroup, None),
+        ],
         rootfs: rootfs.into(),
+        read_only_root: true,
         mounts: vec![BindMount {
             source: data.into(),
             destination: "/app/data".into(),

@@ -86,6 +86,16 @@ impl HttpServer {
         let listener = TcpListener::bind(addr)
             .await
             .map_err(|e| anyhow::anyhow!("cannot listen on {addr}: {e}"))?;
+        self.announce_and_serve(listener, shutdown, options).await
+    }
+
+    /// Logs the routes it serves on `listener` (already bound), and serves until `shutdown`.
+    pub async fn announce_and_serve(
+        self: Arc<Self>,
+        listener: TcpListener,
+        shutdown: impl Future<Output = ()>,
+        options: ServeOptions,
+    ) -> anyhow::Result<()> {
         let local = listener.local_addr()?;
         log::info!("serving app '{}' on http://{local}", self.app.app().name);
         for (route, component) in self.routes() {

@@ -1,0 +1,232 @@
+//! Machine code for an image's Wasm layers, compiled once per node and kept in containerd's
+//! content store. The compiled blob is referenced from the Wasm layer's labels as a GC
+//! reference, so it lives as long as the image and is collected with it.
+//!
+//! Pods of a new image often start together: a file lock per layer makes one shim compile
+//! while the others wait and then read what it stored.
+
+use std::collections::HashMap;
+use std::path::Path;
+use std::sync::OnceLock;
+
+use anyhow::{Context, Result};
+use containerd_client::services::v1::content_client::ContentClient;
+use containerd_client::services::v1::leases_client::LeasesClient;
+use containerd_client::services::v1::{
+    CreateRequest, DeleteRequest, Info, InfoRequest, UpdateRequest, WriteAction,
+    WriteContentRequest,
+};
+use containerd_client::tonic::Request;
+use containerd_client::with_namespace;
+use sha2::{Digest, Sha256};
+use spinrt_engine::{Engine, EngineConfig, PoolingLimits};
+
+use crate::daemon::content::{Blob, Store};
+
+const LOCK_DIR: &str = "/run/containerd-shim-spin/locks";
+/// gRPC messages are limited to 4 MiB; compiled code goes in pieces.
+const CHUNK: usize = 1 << 20;
+
+/// One engine's settings for compiling, the same as a server's (one pooled slot is enough).
+fn compile_config() -> EngineConfig {
+    EngineConfig {
+        cache_dir: None,
+        pooling: PoolingLimits {
+            total_component_instances: 1,
+            ..Default::default()
+        },
+        ..Default::default()
+    }
+}
+
+/// The label on a Wasm layer naming its machine code for engines like ours.
+fn label() -> Result<&'static str> {
+    static LABEL: OnceLock<String> = OnceLock::new();
+    if let Some(label) = LABEL.get() {
+        return Ok(label);
+    }
+    let engine = Engine::new(&compile_config())?;
+    let label = format!(
+        "containerd.io/gc.ref.content.spinrt.precompiled.{:016x}",
+        engine.compatibility_key()
+    );
+    Ok(LABEL.get_or_init(|| label))
+}
+
+pub fn is_wasm(blob: &Blob) -> bool {
+    use spinrt_oci::media_types::{WASM_LAYER, WASM_LAYER_WKG};
+    blob.media_type == WASM_LAYER || blob.media_type == WASM_LAYER_WKG
+}
+
+/// The machine code of `layer`, from the content store, compiled and stored there first when
+/// no shim did that yet.
+pub fn machine_code(rt: &tokio::runtime::Runtime, store: &Store, layer: &Blob) -> Result<Vec<u8>> {
+    let label = label()?;
+    if let Some(code) = rt.block_on(stored(store, &layer.digest, label))? {
+        log::info!(
+            "layer {}: machine code from the content store",
+            layer.digest
+        );
+        return Ok(code);
+    }
+    std::fs::create_dir_all(LOCK_DIR).with_context(|| format!("creating {LOCK_DIR}"))?;
+    let lock_path = Path::new(LOCK_DIR).join(layer.digest.replace(':', "-"));
+    let file = std::fs::File::create(&lock_path)
+        .with_context(|| format!("creating {}", lock_path.display()))?;
+    let _lock = nix::fcntl::Flock::lock(file, nix::fcntl::FlockArg::LockExclusive)
+        .map_err(|(_, e)| e)
+        .with_context(|| format!("locking {}", lock_path.display()))?;
+    // Another shim may have compiled it while this one waited.
+    if let Some(code) = rt.block_on(stored(store, &layer.digest, label))? {
+        log::info!(
+            "layer {}: machine code from the content store",
+            layer.digest
+        );
+        return Ok(code);
+    }
+    let engine = Engine::new(&compile_config())?;
+    let code = engine.precompile(&layer.digest, &layer.bytes)?;
+    rt.block_on(store_code(store, &layer.digest, label, &code))?;
+    Ok(code)
+}
+
+async fn info(store: &Store, digest: &str) -> Result<Info> {
+    ContentClient::new(store.channel.clone())
+        .info(with_namespace!(
+            InfoRequest {
+                digest: digest.to_string()
+            },
+            store.namespace
+        ))
+        .await
+        .map_err(Store::error(format!("content info {digest}")))?
+        .into_inner()
+        .info
+        .with_context(|| format!("containerd has no info for {digest}"))
+}
+
+async fn stored(store: &Store, digest: &str, label: &str) -> Result<Option<Vec<u8>>> {
+    let info = info(store, digest).await?;
+    let Some(compiled) = info.labels.get(label) else {
+        return Ok(None);
+    };
+    match store.read(compiled).await {
+        Ok(code) => Ok(Some(code)),
+        Err(e) => {
+            log::warn!("layer {digest}: its machine code {compiled} is unreadable: {e}");
+            Ok(None)
+        }
+    }
+}
+
+/// Writes `code` into the content store under a lease (so it is not collected before it is
+/// referenced), then labels the layer with it.
+async fn store_code(store: &Store, digest: &str, label: &str, code: &[u8]) -> Result<()> {
+    let expected = format!("sha256:{}", hex::encode(Sha256::digest(code)));
+    let reference = format!("spinrt-precompile-{}-{}", digest, std::process::id());
+    let mut leases = LeasesClient::new(store.channel.clone());
+    let expire = std::time::SystemTime::now() + std::time::Duration::from_secs(3600);
+    let lease = leases
+        .create(with_namespace!(
+            CreateRequest {
+                id: reference.clone(),
+                labels: HashMap::from([(
+                    "containerd.io/gc.expire".to_string(),
+                    chrono::DateTime::<chrono::Utc>::from(expire).to_rfc3339(),
+                )]),
+            },
+            store.namespace
+        ))
+        .await
+        .map_err(Store::error("a lease"))?
+        .into_inner()
+        .lease
+        .context("containerd created no lease")?;
+    let result =
+        write_and_label(store, &lease.id, &reference, digest, label, code, &expected).await;
+    let _ = leases
+        .delete(with_namespace!(
+            DeleteRequest {
+                id: lease.id.clone(),
+                sync: false,
+            },
+            store.namespace
+        ))
+        .await;
+    result
+}
+
+async fn write_and_label(
+    store: &Store,
+    lease: &str,
+    reference: &str,
+    digest: &str,
+    label: &str,
+    code: &[u8],
+    expected: &str,
+) -> Result<()> {
+    let total = code.len() as i64;
+    let mut requests: Vec<WriteContentRequest> = code
+        .chunks(CHUNK)
+        .scan(0i64, |offset, chunk| {
+            let request = WriteContentRequest {
+                action: WriteAction::Write.into(),
+                r#ref: reference.to_string(),
+                total,
+                expected: expected.to_string(),
+                offset: *offset,
+                data: chunk.to_vec(),
+                ..Default::default()
+            };
+            *offset += chunk.len() as i64;
+            Some(request)
+        })
+        .collect();
+    requests.push(WriteContentRequest {
+        action: WriteAction::Commit.into(),
+        r#ref: reference.to_string(),
+        total,
+        offset: total,
+        expected: expected.to_string(),
+        ..Default::default()
+    });
+    let mut request = Request::new(futures::stream::iter(requests));
+    request
+        .metadata_mut()
+        .insert("containerd-namespace", store.namespace.parse()?);
+    request
+        .metadata_mut()
+        .insert("containerd-lease", lease.parse()?);
+    match ContentClient::new(store.channel.clone())
+        .write(request)
+        .await
+    {
+        Ok(response) => {
+            let mut stream = response.into_inner();
+            while stream
+                .message()
+                .await
+                .map_err(Store::error(format!("writing {expected}")))?
+                .is_some()
+            {}
+        }
+        // Stored already (by another shim whose label update this one will repeat).
+        Err(e) if e.code() == containerd_client::tonic::Code::AlreadyExists => {}
+        Err(e) => return Err(Store::error(format!("writing {expected}"))(e).into()),
+    }
+    let mut info = info(store, digest).await?;
+    info.labels.insert(label.to_string(), expected.to_string());
+    let mut update = UpdateRequest {
+        info: Some(info),
+        update_mask: Some(Default::default()),
+    };
+    if let Some(mask) = update.update_mask.as_mut() {
+        mask.paths = vec![format!("labels.{label}")];
+    }
+    ContentClient::new(store.channel.clone())
+        .update(with_namespace!(update, store.namespace))
+        .await
+        .map_err(Store::error(format!("labelling {digest}")))?;
+    log::info!("layer {digest}: machine code stored as {expected}");
+    Ok(())
+}

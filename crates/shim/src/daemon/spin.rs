@@ -1,0 +1,282 @@
+//! A Spin container: the daemon prepares what its server needs (the artifact's layers as files,
+//! the confinement from the OCI spec, a cgroup) and starts the server, confined, in a new PID
+//! namespace; the server waits for the task's Start (see `crate::serve`).
+
+use std::fs::File;
+use std::os::fd::AsRawFd;
+use std::os::unix::process::CommandExt;
+use std::path::{Path, PathBuf};
+use std::process::Command;
+
+use anyhow::{Context, Result, bail};
+use libcgroups::common::{AnyCgroupManager, CgroupConfig, CgroupManager, ControllerOpt};
+use oci_spec::runtime::{LinuxNamespaceType, Spec};
+use spinrt_confine::{BindMount, Confinement, Namespace, User, spawn_in_pid_namespace};
+
+use crate::daemon::content::SpinImage;
+use crate::daemon::runc::ContainerStdio;
+use crate::server_task::{AppSource, LayerFile, START_FD, SUBCOMMAND, ServerTask};
+
+/// Where the server finds the artifact's layers (read-only) and its writable directory, inside
+/// its root.
+const IN_ROOT_LAYERS: &str = "/.spin/layers";
+const IN_ROOT_WORK: &str = "/.spin/work";
+
+/// What the container serves.
+pub enum SpinApp {
+    Artifact(SpinImage),
+    /// A `spin.toml` in the rootfs, at this path inside it.
+    Manifest(PathBuf),
+}
+
+/// The server of a created Spin container.
+pub struct SpinServer {
+    pub pid: u32,
+    /// Writing a byte starts the server; dropping it without writing ends it.
+    start: std::sync::Mutex<Option<File>>,
+    cgroup: AnyCgroupManager,
+    dir: PathBuf,
+}
+
+impl SpinServer {
+    pub fn create(
+        id: &str,
+        namespace: &str,
+        bundle: &Path,
+        spec: &Spec,
+        app: SpinApp,
+        stdio: ContainerStdio,
+    ) -> Result<Self> {
+        let dir = bundle.join("spin");
+        let work_dir = dir.join("work");
+        std::fs::create_dir_all(&work_dir)
+            .with_context(|| format!("creating {}", work_dir.display()))?;
+        let layers_dir = dir.join("layers");
+        let mut binds = vec![BindMount {
+            source: work_dir,
+            destination: IN_ROOT_WORK.into(),
+            read_only: false,
+        }];
+        let app = match app {
+            SpinApp::Artifact(image) => {
+                std::fs::create_dir_all(&layers_dir)?;
+                let write = |blob: &crate::daemon::content::Blob| -> Result<LayerFile> {
+                    let name = blob.digest.replace(':', "-");
+                    let path = layers_dir.join(&name);
+                    std::fs::write(&path, &blob.bytes)
+                        .with_context(|| format!("writing {}", path.display()))?;
+                    Ok(LayerFile {
+                        media_type: blob.media_type.clone(),
+                        digest: blob.digest.clone(),
+                        path: Path::new(IN_ROOT_LAYERS).join(name),
+                        precompiled: blob.precompiled,
+                    })
+                };
+                binds.push(BindMount {
+                    source: layers_dir.clone(),
+                    destination: IN_ROOT_LAYERS.into(),
+                    read_only: true,
+                });
+                AppSource::Artifact {
+                    config: write(&image.config)?,
+                    layers: image.layers.iter().map(write).collect::<Result<_>>()?,
+                }
+            }
+            SpinApp::Manifest(path) => AppSource::Manifest(path),
+        };
+        let (confinement, pid_namespace) = confinement(spec, bundle, binds)?;
+        let process = spec.process().as_ref().context("the spec has no process")?;
+        let task = ServerTask {
+            confinement,
+            env: process.env().clone().unwrap_or_default(),
+            app,
+            work_dir: IN_ROOT_WORK.into(),
+        };
+        let task_file = dir.join("task.json");
+        task.write(&task_file)
+            .with_context(|| format!("writing {}", task_file.display()))?;
+
+        let cgroup = cgroup_for(spec, namespace, id)?;
+        let (start_read, start_write) =
+            nix::unistd::pipe2(nix::fcntl::OFlag::O_CLOEXEC).context("creating a pipe")?;
+        let mut command = Command::new(std::env::current_exe()?);
+        command
+            .arg(SUBCOMMAND)
+            .arg(&task_file)
+            .env_clear()
+            .current_dir("/")
+            .stdin(stdio.stdin)
+            .stdout(stdio.stdout)
+            .stderr(stdio.stderr);
+        let start_fd = start_read.as_raw_fd();
+        // SAFETY: dup2 is async-signal-safe; it gives the child the start pipe as START_FD
+        // (and only the child: the original is close-on-exec).
+        unsafe {
+            command.pre_exec(move || {
+                if libc::dup2(start_fd, START_FD) < 0 {
+                    return Err(std::io::Error::last_os_error());
+                }
+                Ok(())
+            });
+        }
+        let child = spawn_in_pid_namespace(&mut command, pid_namespace.as_deref())
+            .context("starting the server process")?;
+        drop(start_read);
+        let pid = child.id();
+        // v1 hierarchies are created as the first process joins; limits apply to what exists.
+        let joined = cgroup
+            .add_task(nix::unistd::Pid::from_raw(pid as i32))
+            .map_err(|e| anyhow::anyhow!("adding the server to its cgroup: {e}"))
+            .and_then(|()| apply_limits(&cgroup, spec));
+        if let Err(e) = joined {
+            let _ = nix::sys::signal::kill(
+                nix::unistd::Pid::from_raw(pid as i32),
+                nix::sys::signal::Signal::SIGKILL,
+            );
+            let _ = cgroup.remove();
+            return Err(e);
+        }
+        if let Some(adj) = process.oom_score_adj()
+            && let Err(e) = std::fs::write(format!("/proc/{pid}/oom_score_adj"), adj.to_string())
+        {
+            log::warn!("container {id}: cannot set oom_score_adj {adj}: {e}");
+        }
+        std::fs::write(dir.join("server.pid"), pid.to_string())?;
+        Ok(Self {
+            pid,
+            start: std::sync::Mutex::new(Some(File::from(start_write))),
+            cgroup,
+            dir,
+        })
+    }
+
+    /// Lets the server go on from its confinement to serving.
+    pub fn start(&self) -> Result<()> {
+        use std::io::Write;
+        let mut start = self.start.lock().expect("not poisoned");
+        let mut pipe = start.take().context("the server was started already")?;
+        pipe.write_all(b"s").context("the server is gone")?;
+        Ok(())
+    }
+
+    /// Before Start: makes the server exit without serving.
+    pub fn cancel(&self) {
+        self.start.lock().expect("not poisoned").take();
+    }
+
+    /// After the server exited: its cgroup and files.
+    pub fn remove(&self) {
+        if let Err(e) = self.cgroup.remove() {
+            log::warn!("removing the cgroup of server {}: {e}", self.pid);
+        }
+        let _ = std::fs::remove_dir_all(&self.dir);
+    }
+}
+
+/// The cgroup the spec names (containerd's default `/<namespace>/<id>` without one).
+fn cgroup_for(spec: &Spec, namespace: &str, id: &str) -> Result<AnyCgroupManager> {
+    let path = spec
+        .linux()
+        .as_ref()
+        .and_then(|l| l.cgroups_path().clone())
+        .unwrap_or_else(|| PathBuf::from(format!("/{namespace}/{id}")));
+    // The systemd driver's form is `slice:prefix:name`.
+    let systemd = path.to_string_lossy().contains(':');
+    libcgroups::common::create_cgroup_manager(CgroupConfig {
+        cgroup_path: path.clone(),
+        systemd_cgroup: systemd,
+        container_name: id.to_string(),
+    })
+    .with_context(|| format!("cgroup {}", path.display()))
+}
+
+/// The spec's resource limits (memory, CPU, pids) on the cgroup.
+fn apply_limits(cgroup: &AnyCgroupManager, spec: &Spec) -> Result<()> {
+    let Some(resources) = spec.linux().as_ref().and_then(|l| l.resources().as_ref()) else {
+        return Ok(());
+    };
+    cgroup
+        .apply(&ControllerOpt {
+            resources,
+            disable_oom_killer: false,
+            oom_score_adj: None,
+            freezer_state: None,
+        })
+        .map_err(|e| anyhow::anyhow!("applying resource limits: {e}"))
+}
+
+/// The confinement the OCI spec describes, and the PID namespace to join (`None`: a new one).
+fn confinement(
+    spec: &Spec,
+    bundle: &Path,
+    mut binds: Vec<BindMount>,
+) -> Result<(Confinement, Option<PathBuf>)> {
+    let mut namespaces = Vec::new();
+    let mut pid_namespace = None;
+    for ns in spec
+        .linux()
+        .as_ref()
+        .and_then(|l| l.namespaces().clone())
+        .unwrap_or_default()
+    {
+        let kind = match ns.typ() {
+            LinuxNamespaceType::Network => Namespace::Network,
+            LinuxNamespaceType::Ipc => Namespace::Ipc,
+            LinuxNamespaceType::Uts => Namespace::Uts,
+            LinuxNamespaceType::Cgroup => Namespace::Cgroup,
+            LinuxNamespaceType::Pid => {
+                pid_namespace = ns.path().clone();
+                continue;
+            }
+            LinuxNamespaceType::Mount => continue,
+            LinuxNamespaceType::User => {
+                bail!("user namespaces are not supported for Spin containers")
+            }
+            LinuxNamespaceType::Time => bail!("time namespaces are not supported"),
+        };
+        namespaces.push((kind, ns.path().clone()));
+    }
+    // The files CRI binds into every container (/etc/hosts, /etc/resolv.conf, ...).
+    let spec_binds = spec
+        .mounts()
+        .clone()
+        .unwrap_or_default()
+        .into_iter()
+        .filter_map(|m| {
+            let options = m.options().clone().unwrap_or_default();
+            let is_bind = m.typ().as_deref() == Some("bind")
+                || options.iter().any(|o| o == "bind" || o == "rbind");
+            Some(BindMount {
+                source: m.source().clone().filter(|_| is_bind)?,
+                destination: m.destination().clone(),
+                read_only: options.iter().any(|o| o == "ro"),
+            })
+        });
+    binds.splice(0..0, spec_binds);
+    let root = spec.root().as_ref().context("the spec has no root")?;
+    let rootfs = if root.path().is_absolute() {
+        root.path().clone()
+    } else {
+        bundle.join(root.path())
+    };
+    let user = spec
+        .process()
+        .as_ref()
+        .map(|p| User {
+            uid: p.user().uid(),
+            gid: p.user().gid(),
+            additional_gids: p.user().additional_gids().clone().unwrap_or_default(),
+        })
+        .unwrap_or_default();
+    Ok((
+        Confinement {
+            namespaces,
+            rootfs,
+            read_only_root: root.readonly().unwrap_or(false),
+            mounts: binds,
+            hostname: spec.hostname().clone(),
+            user,
+        },
+        pid_namespace,
+    ))
+}

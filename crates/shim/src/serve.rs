@@ -1,0 +1,178 @@
+//! The process that serves one Spin container. The shim daemon starts it (`containerd-shim-spin-v2
+//! serve-container TASK_FILE`) as PID 1 of a new PID namespace, in the container's cgroup, with
+//! the container's stdio. It waits for the task's Start, confines itself (the pod's network
+//! namespace, the image's root, no privileges), binds its listener, then unpacks, compiles and
+//! serves the app: everything that reads untrusted input happens confined.
+
+use std::io::Read;
+use std::os::fd::FromRawFd;
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use std::time::Duration;
+
+use anyhow::{Context, Result, bail};
+use spinrt_app::App;
+use spinrt_engine::{Engine, EngineConfig, HostConfig, LoadedApp, RuntimeConfig};
+use spinrt_trigger_http::{HttpServer, ServeOptions, shutdown_signal};
+
+use crate::server_task::{AppSource, START_FD, ServerTask};
+use crate::task_env::TaskEnv;
+
+/// A runtime config the image may carry, where the Spin shim looks for it.
+const RUNTIME_CONFIG: &str = "/runtime-config.toml";
+/// How long in-flight requests get after SIGTERM (Kubernetes' default grace is 30 s).
+const GRACE_ENV: &str = "SPIN_SHUTDOWN_GRACE_SECONDS";
+
+/// Runs the server; its exit code is the task's.
+pub fn main(task_file: &Path) -> i32 {
+    match run(task_file) {
+        Ok(()) => 0,
+        Err(e) => {
+            // The container's stderr: what `ctr run` and `kubectl logs` show.
+            eprintln!("containerd-shim-spin-v2: {e:#}");
+            1
+        }
+    }
+}
+
+fn run(task_file: &Path) -> Result<()> {
+    let task = ServerTask::read(task_file)
+        .with_context(|| format!("reading the task {}", task_file.display()))?;
+    if !wait_for_start() {
+        return Ok(());
+    }
+    let env = TaskEnv::parse(&task.env);
+    init_logging(&env);
+    let addr =
+        spinrt_trigger_http::listen_addr(None, |k| env.get(k)).map_err(anyhow::Error::msg)?;
+
+    task.confinement.enter().context("confining the server")?;
+    // Port 80 needs the capability the process drops next.
+    let listener =
+        std::net::TcpListener::bind(addr).with_context(|| format!("cannot listen on {addr}"))?;
+    listener.set_nonblocking(true)?;
+    task.confinement
+        .lock_down()
+        .context("dropping the server's privileges")?;
+
+    // Threads only now: namespaces and credentials are per thread until here.
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()?;
+    runtime.block_on(serve(task, env, listener))
+}
+
+/// Blocks until the daemon writes the Start byte; false when it closed the pipe instead (the
+/// task was deleted without starting).
+fn wait_for_start() -> bool {
+    // SAFETY: the daemon hands this descriptor over, open, and nothing else in this process
+    // uses it.
+    let mut pipe = unsafe { std::fs::File::from_raw_fd(START_FD) };
+    let mut byte = [0u8; 1];
+    matches!(pipe.read(&mut byte), Ok(1))
+}
+
+fn init_logging(env: &TaskEnv) {
+    let level = env.get("RUST_LOG").unwrap_or_else(|| "info".into());
+    let _ = env_logger::Builder::new()
+        .parse_filters(&level)
+        .format_target(false)
+        .try_init();
+}
+
+async fn serve(task: ServerTask, env: TaskEnv, listener: std::net::TcpListener) -> Result<()> {
+    let app = match &task.app {
+        AppSource::Artifact { config, layers } => {
+            let read = |path: &Path| {
+                std::fs::read(path).with_context(|| format!("reading layer {}", path.display()))
+            };
+            let config_bytes = read(&config.path)?;
+            let blobs = layers
+                .iter()
+                .map(|l| read(&l.path))
+                .collect::<Result<Vec<_>>>()?;
+            let layers: Vec<_> = layers
+                .iter()
+                .zip(&blobs)
+                .map(|(l, bytes)| spinrt_oci::Layer {
+                    media_type: &l.media_type,
+                    digest: &l.digest,
+                    bytes,
+                    precompiled: l.precompiled,
+                })
+                .collect();
+            spinrt_oci::read(
+                &config.media_type,
+                &config_bytes,
+                &layers,
+                &task.work_dir.join("app"),
+            )?
+        }
+        AppSource::Manifest(path) => spinrt_app::manifest::load(&manifest_in(path)?)?,
+    };
+    let grace = env
+        .get(GRACE_ENV)
+        .map(|s| {
+            s.parse()
+                .with_context(|| format!("{GRACE_ENV}={s} is not a number of seconds"))
+        })
+        .transpose()?
+        .unwrap_or(30);
+    let loaded = load(app, &env, &task.work_dir)?;
+    let options = ServeOptions {
+        grace_period: Duration::from_secs(grace),
+        ..ServeOptions::default()
+    };
+    Arc::new(HttpServer::new(Arc::new(loaded))?)
+        .announce_and_serve(
+            tokio::net::TcpListener::from_std(listener)?,
+            shutdown_signal(),
+            options,
+        )
+        .await
+}
+
+fn load(app: App, env: &TaskEnv, work_dir: &Path) -> Result<LoadedApp> {
+    let config = EngineConfig {
+        cache_dir: None,
+        ..EngineConfig::from_lookup(|k| env.get(k))?
+    };
+    let engine = Engine::new(&config)?;
+    let runtime_config = Path::new(RUNTIME_CONFIG);
+    let host = HostConfig {
+        state_dir: Some(work_dir.join("state")),
+        runtime_config: if runtime_config.is_file() {
+            RuntimeConfig::from_file(runtime_config)?
+        } else {
+            RuntimeConfig::default()
+        },
+        env: env.iter().collect(),
+    };
+    Ok(LoadedApp::load(&engine, app, host)?)
+}
+
+/// The Spin manifest the command names: `spin.toml` in a directory (`command: ["/"]`), or a
+/// `.toml` file; `None` when the command is something else (a Linux container's).
+pub fn manifest_at(path: &Path) -> Option<PathBuf> {
+    let path = if path.as_os_str().is_empty() {
+        Path::new("/")
+    } else {
+        path
+    };
+    let manifest = if path.is_dir() {
+        path.join(spinrt_app::manifest::MANIFEST_FILE)
+    } else if path.extension().is_some_and(|e| e == "toml") {
+        path.to_path_buf()
+    } else {
+        return None;
+    };
+    manifest.is_file().then_some(manifest)
+}
+
+fn manifest_in(path: &Path) -> Result<PathBuf> {
+    match manifest_at(path) {
+        Some(manifest) => Ok(manifest),
+        None => bail!("no Spin app: {} holds no spin.toml", path.display()),
+    }
+}
