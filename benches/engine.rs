@@ -22,14 +22,23 @@ fn compile_vs_cache(c: &mut Criterion) {
     })
     .unwrap();
     let wasm = hello_wasm();
-    let precompiled = engine.precompile("hello", &wasm).unwrap();
+    let precompiled = tempfile::NamedTempFile::new().unwrap();
+    std::fs::write(
+        precompiled.path(),
+        engine.precompile("hello", &wasm).unwrap(),
+    )
+    .unwrap();
     let mut group = c.benchmark_group("load");
     group.sample_size(10);
     group.bench_function("compile (no cache)", |b| {
         b.iter(|| engine.precompile("hello", &wasm).unwrap())
     });
-    group.bench_function("load from precompile cache", |b| {
-        b.iter(|| engine.load_precompiled("hello", &precompiled).unwrap())
+    group.bench_function("load precompiled machine code (mapped file)", |b| {
+        b.iter(|| {
+            engine
+                .load_precompiled_file("hello", precompiled.path())
+                .unwrap()
+        })
     });
     group.finish();
 }

@@ -238,6 +238,12 @@ fn check_confined(node: &Node, pod: &Pod, app: &str) {
         root.iter().any(|e| e == ".spin"),
         "no app in the server's root: {root:?}"
     );
+    // The machine code is mapped from containerd's content store, not copied per pod.
+    let maps = std::fs::read_to_string(format!("/proc/{server}/maps")).unwrap();
+    assert!(
+        maps.lines().any(|l| l.contains("/.spin/compiled/sha256-")),
+        "the server maps no precompiled file:\n{maps}"
+    );
 }
 
 #[test]

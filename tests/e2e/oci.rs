@@ -170,6 +170,7 @@ impl Parts {
                 digest,
                 bytes,
                 precompiled: false,
+                compiled_file: None,
             })
             .collect();
         spinrt_oci::read(

@@ -146,21 +146,38 @@ impl Engine {
         Ok(compiled)
     }
 
-    /// Loads what [`Engine::precompile`] produced.
+    /// Loads what [`Engine::precompile`] produced, from a file it maps rather than copies:
+    /// processes that load the same file share one copy of the machine code in the page cache.
     ///
-    /// The caller vouches that `bytes` came from `precompile` of an engine with the same
-    /// compatibility hash (wasmtime checks the hash, not the code): never pass user content.
-    pub fn load_precompiled(&self, id: &str, bytes: &[u8]) -> Result<Component, EngineError> {
-        if wasmtime::Engine::detect_precompiled(bytes) != Some(wasmtime::Precompiled::Component) {
-            return Err(EngineError::component(
-                id,
-                "precompiled content is not a compiled component",
-            ));
+    /// The caller vouches that the file came from `precompile` of an engine with the same
+    /// compatibility hash (wasmtime checks the hash, not the code), and that nothing changes it
+    /// while it is mapped: never pass user content.
+    pub fn load_precompiled_file(
+        &self,
+        id: &str,
+        path: &std::path::Path,
+    ) -> Result<Component, EngineError> {
+        let what = path.display();
+        match wasmtime::Engine::detect_precompiled_file(path) {
+            Ok(Some(wasmtime::Precompiled::Component)) => {}
+            Ok(_) => {
+                return Err(EngineError::component(
+                    id,
+                    format!("{what} is not a compiled component"),
+                ));
+            }
+            Err(e) => {
+                return Err(EngineError::component(
+                    id,
+                    format!("cannot read {what}: {e:#}"),
+                ));
+            }
         }
-        // SAFETY: per this function's contract, the bytes are our own engine's output.
-        let component =
-            unsafe { Component::deserialize(&self.inner.wasmtime, bytes) }.map_err(|e| {
-                EngineError::component(id, format!("cannot load precompiled component: {e:#}"))
+        // SAFETY: per this function's contract, the file is our own engine's output and stays
+        // as it is.
+        let component = unsafe { Component::deserialize_file(&self.inner.wasmtime, path) }
+            .map_err(|e| {
+                EngineError::component(id, format!("cannot load precompiled {what}: {e:#}"))
             })?;
         self.inner.cache_hits.fetch_add(1, Ordering::Relaxed);
         log::info!("component '{id}': loaded precompiled machine code");

@@ -69,7 +69,7 @@ impl LoadedApp {
                 ComponentSource::File(path) => engine.load_component(&c.id, &read(path)?)?,
                 ComponentSource::Inline(bytes) => engine.load_component(&c.id, bytes)?,
                 ComponentSource::Precompiled(path) => (
-                    engine.load_precompiled(&c.id, &read(path)?)?,
+                    engine.load_precompiled_file(&c.id, path)?,
                     LoadOutcome::Cached,
                 ),
             };

@@ -63,6 +63,7 @@ impl Image {
                 digest: &blob.digest,
                 bytes: &blob.data,
                 precompiled: false,
+                compiled_file: None,
             })
             .collect()
     }

@@ -18,6 +18,9 @@ pub struct Layer<'a> {
     /// For Wasm layers: `bytes` are our engine's machine code for the layer with `digest`
     /// (containerd's content store kept it for us), not the layer itself.
     pub precompiled: bool,
+    /// For a precompiled Wasm layer: its machine code is this file, used where it is (mapped by
+    /// the engine, shared by every process that maps it), and `bytes` are not read.
+    pub compiled_file: Option<&'a Path>,
 }
 
 impl Layer<'_> {
@@ -104,8 +107,14 @@ fn unpack(locked_json: &[u8], layers: &[Layer<'_>], work_dir: &Path) -> Result<A
                 .find(|l| l.digest == digest && l.is_precompiled_wasm());
             let path = match compiled {
                 Some(layer) => {
-                    let path = wasm_dir.join(format!("{hex}.cwasm"));
-                    write_once(&path, layer.bytes)?;
+                    let path = match layer.compiled_file {
+                        Some(file) => file.to_path_buf(),
+                        None => {
+                            let path = wasm_dir.join(format!("{hex}.cwasm"));
+                            write_once(&path, layer.bytes)?;
+                            path
+                        }
+                    };
                     precompiled.insert(id.clone(), path.clone());
                     path
                 }

@@ -88,9 +88,16 @@ async fn serve(task: ServerTask, env: TaskEnv, listener: std::net::TcpListener) 
                 std::fs::read(path).with_context(|| format!("reading layer {}", path.display()))
             };
             let config_bytes = read(&config.path)?;
+            // Machine code is mapped by the engine where it lies, never read here.
             let blobs = layers
                 .iter()
-                .map(|l| read(&l.path))
+                .map(|l| {
+                    if l.precompiled {
+                        Ok(Vec::new())
+                    } else {
+                        read(&l.path)
+                    }
+                })
                 .collect::<Result<Vec<_>>>()?;
             let layers: Vec<_> = layers
                 .iter()
@@ -100,6 +107,7 @@ async fn serve(task: ServerTask, env: TaskEnv, listener: std::net::TcpListener) 
                     digest: &l.digest,
                     bytes,
                     precompiled: l.precompiled,
+                    compiled_file: l.precompiled.then_some(l.path.as_path()),
                 })
                 .collect();
             spinrt_oci::read(

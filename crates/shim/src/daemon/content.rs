@@ -4,11 +4,15 @@
 use containerd_client::services::v1::containers_client::ContainersClient;
 use containerd_client::services::v1::content_client::ContentClient;
 use containerd_client::services::v1::images_client::ImagesClient;
-use containerd_client::services::v1::{GetContainerRequest, GetImageRequest, ReadContentRequest};
+use containerd_client::services::v1::introspection_client::IntrospectionClient;
+use containerd_client::services::v1::{
+    GetContainerRequest, GetImageRequest, PluginsRequest, ReadContentRequest,
+};
 use containerd_client::tonic::Request;
 use containerd_client::tonic::transport::Channel;
 use containerd_client::with_namespace;
 use serde::Deserialize;
+use std::path::PathBuf;
 
 const INDEX_TYPES: [&str; 2] = [
     "application/vnd.oci.image.index.v1+json",
@@ -36,6 +40,9 @@ pub struct Blob {
     pub bytes: Vec<u8>,
     /// `bytes` are our engine's machine code for the Wasm layer `digest`.
     pub precompiled: bool,
+    /// The machine code is this file of containerd's content store (and `bytes` are empty):
+    /// servers map it where it is, so pods of one image share it in the page cache.
+    pub compiled_file: Option<PathBuf>,
 }
 
 /// The parts of a Spin artifact: its config and its layers.
@@ -104,6 +111,23 @@ impl Store {
     ) -> impl FnOnce(containerd_client::tonic::Status) -> ContentError {
         let what = what.into();
         move |status| ContentError::Containerd { what, status }
+    }
+
+    /// Where a blob of the local content store lies, when containerd's content plugin says
+    /// where its root is (a remote content store has none).
+    pub async fn blob_path(&self, digest: &str) -> Option<PathBuf> {
+        let (algorithm, hex) = digest.split_once(':')?;
+        let plugins = IntrospectionClient::new(self.channel.clone())
+            .plugins(PluginsRequest {
+                filters: vec!["type==io.containerd.content.v1".to_string()],
+            })
+            .await
+            .ok()?
+            .into_inner()
+            .plugins;
+        let root = plugins.iter().find_map(|p| p.exports.get("root"))?;
+        let path = PathBuf::from(root).join("blobs").join(algorithm).join(hex);
+        path.is_file().then_some(path)
     }
 
     pub async fn read(&self, digest: &str) -> Result<Vec<u8>, ContentError> {
@@ -203,6 +227,7 @@ pub async fn spin_image(store: &Store, id: &str) -> Result<Option<SpinImage>, Co
             digest: layer.digest.clone(),
             bytes: store.read(&layer.digest).await?,
             precompiled: false,
+            compiled_file: None,
         });
     }
     Ok(Some(SpinImage {
@@ -211,6 +236,7 @@ pub async fn spin_image(store: &Store, id: &str) -> Result<Option<SpinImage>, Co
             digest: manifest.config.digest,
             bytes: config_bytes,
             precompiled: false,
+            compiled_file: None,
         },
         layers,
     }))

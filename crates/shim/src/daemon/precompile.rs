@@ -58,9 +58,20 @@ pub fn is_wasm(blob: &Blob) -> bool {
     blob.media_type == WASM_LAYER || blob.media_type == WASM_LAYER_WKG
 }
 
+/// Where the machine code of a Wasm layer is.
+pub enum MachineCode {
+    /// A file of containerd's content store.
+    File(std::path::PathBuf),
+    Bytes(Vec<u8>),
+}
+
 /// The machine code of `layer`, from the content store, compiled and stored there first when
 /// no shim did that yet.
-pub fn machine_code(rt: &tokio::runtime::Runtime, store: &Store, layer: &Blob) -> Result<Vec<u8>> {
+pub fn machine_code(
+    rt: &tokio::runtime::Runtime,
+    store: &Store,
+    layer: &Blob,
+) -> Result<MachineCode> {
     let label = label()?;
     if let Some(code) = rt.block_on(stored(store, &layer.digest, label))? {
         log::info!(
@@ -86,8 +97,11 @@ pub fn machine_code(rt: &tokio::runtime::Runtime, store: &Store, layer: &Blob) -
     }
     let engine = Engine::new(&compile_config())?;
     let code = engine.precompile(&layer.digest, &layer.bytes)?;
-    rt.block_on(store_code(store, &layer.digest, label, &code))?;
-    Ok(code)
+    let digest = rt.block_on(store_code(store, &layer.digest, label, &code))?;
+    Ok(match rt.block_on(store.blob_path(&digest)) {
+        Some(path) => MachineCode::File(path),
+        None => MachineCode::Bytes(code),
+    })
 }
 
 async fn info(store: &Store, digest: &str) -> Result<Info> {
@@ -105,13 +119,16 @@ async fn info(store: &Store, digest: &str) -> Result<Info> {
         .with_context(|| format!("containerd has no info for {digest}"))
 }
 
-async fn stored(store: &Store, digest: &str, label: &str) -> Result<Option<Vec<u8>>> {
+async fn stored(store: &Store, digest: &str, label: &str) -> Result<Option<MachineCode>> {
     let info = info(store, digest).await?;
     let Some(compiled) = info.labels.get(label) else {
         return Ok(None);
     };
+    if let Some(path) = store.blob_path(compiled).await {
+        return Ok(Some(MachineCode::File(path)));
+    }
     match store.read(compiled).await {
-        Ok(code) => Ok(Some(code)),
+        Ok(code) => Ok(Some(MachineCode::Bytes(code))),
         Err(e) => {
             log::warn!("layer {digest}: its machine code {compiled} is unreadable: {e}");
             Ok(None)
@@ -120,8 +137,8 @@ async fn stored(store: &Store, digest: &str, label: &str) -> Result<Option<Vec<u
 }
 
 /// Writes `code` into the content store under a lease (so it is not collected before it is
-/// referenced), then labels the layer with it.
-async fn store_code(store: &Store, digest: &str, label: &str, code: &[u8]) -> Result<()> {
+/// referenced), then labels the layer with it; its digest.
+async fn store_code(store: &Store, digest: &str, label: &str, code: &[u8]) -> Result<String> {
     let expected = format!("sha256:{}", hex::encode(Sha256::digest(code)));
     let reference = format!("spinrt-precompile-{}-{}", digest, std::process::id());
     let mut leases = LeasesClient::new(store.channel.clone());
@@ -142,8 +159,9 @@ async fn store_code(store: &Store, digest: &str, label: &str, code: &[u8]) -> Re
         .into_inner()
         .lease
         .context("containerd created no lease")?;
-    let result =
-        write_and_label(store, &lease.id, &reference, digest, label, code, &expected).await;
+    let result = write_and_label(store, &lease.id, &reference, digest, label, code, &expected)
+        .await
+        .map(|()| expected);
     let _ = leases
         .delete(with_namespace!(
             DeleteRequest {

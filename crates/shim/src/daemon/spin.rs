@@ -21,6 +21,7 @@ use crate::server_task::{AppSource, LayerFile, START_FD, SUBCOMMAND, ServerTask}
 /// its root.
 const IN_ROOT_LAYERS: &str = "/.spin/layers";
 const IN_ROOT_WORK: &str = "/.spin/work";
+const IN_ROOT_COMPILED: &str = "/.spin/compiled";
 
 /// What the container serves.
 pub enum SpinApp {
@@ -60,15 +61,31 @@ impl SpinServer {
         let app = match app {
             SpinApp::Artifact(image) => {
                 std::fs::create_dir_all(&layers_dir)?;
-                let write = |blob: &crate::daemon::content::Blob| -> Result<LayerFile> {
+                let mut compiled_binds = Vec::new();
+                let mut write = |blob: &crate::daemon::content::Blob| -> Result<LayerFile> {
                     let name = blob.digest.replace(':', "-");
-                    let path = layers_dir.join(&name);
-                    std::fs::write(&path, &blob.bytes)
-                        .with_context(|| format!("writing {}", path.display()))?;
+                    let path = match &blob.compiled_file {
+                        // The content store's file, bound in where the server maps it.
+                        Some(file) => {
+                            let in_root = Path::new(IN_ROOT_COMPILED).join(&name);
+                            compiled_binds.push(BindMount {
+                                source: file.clone(),
+                                destination: in_root.clone(),
+                                read_only: true,
+                            });
+                            in_root
+                        }
+                        None => {
+                            let path = layers_dir.join(&name);
+                            std::fs::write(&path, &blob.bytes)
+                                .with_context(|| format!("writing {}", path.display()))?;
+                            Path::new(IN_ROOT_LAYERS).join(name)
+                        }
+                    };
                     Ok(LayerFile {
                         media_type: blob.media_type.clone(),
                         digest: blob.digest.clone(),
-                        path: Path::new(IN_ROOT_LAYERS).join(name),
+                        path,
                         precompiled: blob.precompiled,
                     })
                 };
@@ -77,10 +94,12 @@ impl SpinServer {
                     destination: IN_ROOT_LAYERS.into(),
                     read_only: true,
                 });
-                AppSource::Artifact {
+                let source = AppSource::Artifact {
                     config: write(&image.config)?,
-                    layers: image.layers.iter().map(write).collect::<Result<_>>()?,
-                }
+                    layers: image.layers.iter().map(&mut write).collect::<Result<_>>()?,
+                };
+                binds.extend(compiled_binds);
+                source
             }
             SpinApp::Manifest(path) => AppSource::Manifest(path),
         };

@@ -26,7 +26,7 @@ use oci_spec::runtime::Spec;
 
 use crate::daemon::content::{self, Store};
 use crate::daemon::exits::Exits;
-use crate::daemon::precompile;
+use crate::daemon::precompile::{self, MachineCode};
 use crate::daemon::runc::{ContainerStdio, Runc};
 use crate::daemon::spin::{SpinApp, SpinServer};
 use crate::daemon::{stats, stdio};
@@ -167,7 +167,13 @@ impl TaskService {
             .block_on(Store::connect(&self.containerd_address, &self.namespace))?;
         if let Some(mut image) = self.rt.block_on(content::spin_image(&store, id))? {
             for layer in image.layers.iter_mut().filter(|l| precompile::is_wasm(l)) {
-                layer.bytes = precompile::machine_code(&self.rt, &store, layer)?;
+                match precompile::machine_code(&self.rt, &store, layer)? {
+                    MachineCode::File(path) => {
+                        layer.bytes = Vec::new();
+                        layer.compiled_file = Some(path);
+                    }
+                    MachineCode::Bytes(code) => layer.bytes = code,
+                }
                 layer.precompiled = true;
             }
             return Ok(Some(SpinApp::Artifact(image)));
