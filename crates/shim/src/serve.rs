@@ -117,7 +117,11 @@ async fn serve(task: ServerTask, env: TaskEnv, listener: std::net::TcpListener) 
                 &task.work_dir.join("app"),
             )?
         }
-        AppSource::Manifest(path) => spinrt_app::manifest::load(&manifest_in(path)?)?,
+        AppSource::Manifest { path, precompiled } => {
+            let mut app = spinrt_app::manifest::load(&manifest_in(path)?)?;
+            use_precompiled(&mut app, precompiled)?;
+            app
+        }
     };
     let grace = env
         .get(GRACE_ENV)
@@ -139,6 +143,27 @@ async fn serve(task: ServerTask, env: TaskEnv, listener: std::net::TcpListener) 
             options,
         )
         .await
+}
+
+/// Components whose Wasm the daemon compiled load its machine code instead: matched by the
+/// digest of the bytes this process would have compiled.
+fn use_precompiled(app: &mut App, precompiled: &[(String, PathBuf)]) -> Result<()> {
+    use sha2::{Digest, Sha256};
+    use spinrt_app::ComponentSource;
+    if precompiled.is_empty() {
+        return Ok(());
+    }
+    for component in &mut app.components {
+        let ComponentSource::File(path) = &component.source else {
+            continue;
+        };
+        let bytes = std::fs::read(path).with_context(|| format!("reading {}", path.display()))?;
+        let digest = format!("sha256:{}", hex::encode(Sha256::digest(&bytes)));
+        if let Some((_, compiled)) = precompiled.iter().find(|(d, _)| *d == digest) {
+            component.source = ComponentSource::Precompiled(compiled.clone());
+        }
+    }
+    Ok(())
 }
 
 fn load(app: App, env: &TaskEnv, work_dir: &Path) -> Result<LoadedApp> {

@@ -30,8 +30,13 @@ pub enum AppSource {
         config: LayerFile,
         layers: Vec<LayerFile>,
     },
-    /// A plain image: the command names a `spin.toml` (or its directory) in the rootfs.
-    Manifest(PathBuf),
+    /// A plain image: the command names a `spin.toml` (or its directory) in the rootfs; the
+    /// daemon compiled the Wasm it could read (machine code by the Wasm's digest, inside the
+    /// root).
+    Manifest {
+        path: PathBuf,
+        precompiled: Vec<(String, PathBuf)>,
+    },
 }
 
 #[derive(Debug, Serialize, Deserialize)]

@@ -156,9 +156,18 @@ impl Store {
     }
 }
 
-/// The Spin artifact container `id` runs, or `None` when its image is not one (a Linux image:
-/// the pod's pause container, a sidecar, or a plain image with `spin.toml` in its rootfs).
-pub async fn spin_image(store: &Store, id: &str) -> Result<Option<SpinImage>, ContentError> {
+/// What container `id` runs.
+pub enum ContainerImage {
+    Spin(SpinImage),
+    /// Any other image (the pod's pause container, a sidecar, a plain image with `spin.toml` in
+    /// its rootfs), by the digest of its target (its index or manifest), if it has an image.
+    Other {
+        target: Option<String>,
+    },
+}
+
+/// The image container `id` runs: a Spin artifact's config and layers, or what the image is.
+pub async fn image(store: &Store, id: &str) -> Result<ContainerImage, ContentError> {
     let namespace = &store.namespace;
     let container = ContainersClient::new(store.channel.clone())
         .get(with_namespace!(
@@ -170,7 +179,7 @@ pub async fn spin_image(store: &Store, id: &str) -> Result<Option<SpinImage>, Co
         .into_inner()
         .container;
     let Some(image) = container.map(|c| c.image).filter(|i| !i.is_empty()) else {
-        return Ok(None);
+        return Ok(ContainerImage::Other { target: None });
     };
     let target = ImagesClient::new(store.channel.clone())
         .get(with_namespace!(
@@ -192,6 +201,9 @@ pub async fn spin_image(store: &Store, id: &str) -> Result<Option<SpinImage>, Co
         image: image.clone(),
         message,
     };
+    let other = ContainerImage::Other {
+        target: Some(target.digest.clone()),
+    };
     let mut manifest_digest = target.digest.clone();
     if INDEX_TYPES.contains(&target.media_type.as_str()) {
         let index: Index = serde_json::from_slice(&store.read(&target.digest).await?)
@@ -204,7 +216,7 @@ pub async fn spin_image(store: &Store, id: &str) -> Result<Option<SpinImage>, Co
         });
         match (wasm, index.manifests.as_slice()) {
             (Some(m), _) | (None, [m]) => manifest_digest = m.digest.clone(),
-            _ => return Ok(None),
+            _ => return Ok(other),
         }
     }
     let manifest: Manifest = serde_json::from_slice(&store.read(&manifest_digest).await?)
@@ -218,7 +230,7 @@ pub async fn spin_image(store: &Store, id: &str) -> Result<Option<SpinImage>, Co
         .any(|l| spinrt_oci::media_types::SPIN_LAYERS.contains(&l.media_type.as_str()));
     let spin1_config = manifest.config.media_type == spinrt_oci::media_types::SPIN_APPLICATION;
     if config.architecture != "wasm" && !spin_layers && !spin1_config {
-        return Ok(None);
+        return Ok(other);
     }
     let mut layers = Vec::with_capacity(manifest.layers.len());
     for layer in &manifest.layers {
@@ -230,7 +242,7 @@ pub async fn spin_image(store: &Store, id: &str) -> Result<Option<SpinImage>, Co
             compiled_file: None,
         });
     }
-    Ok(Some(SpinImage {
+    Ok(ContainerImage::Spin(SpinImage {
         config: Blob {
             media_type: manifest.config.media_type,
             digest: manifest.config.digest,

@@ -39,18 +39,22 @@ fn compile_config() -> EngineConfig {
     }
 }
 
-/// The label on a Wasm layer naming its machine code for engines like ours.
-fn label() -> Result<&'static str> {
-    static LABEL: OnceLock<String> = OnceLock::new();
-    if let Some(label) = LABEL.get() {
-        return Ok(label);
-    }
-    let engine = Engine::new(&compile_config())?;
-    let label = format!(
-        "containerd.io/gc.ref.content.spinrt.precompiled.{:016x}",
-        engine.compatibility_key()
-    );
-    Ok(LABEL.get_or_init(|| label))
+/// The label naming the machine code of the Wasm with digest `wasm` for engines like ours; a GC
+/// reference, so the labelled blob keeps the machine code alive.
+fn label(wasm: &str) -> Result<String> {
+    static ENGINE: OnceLock<u64> = OnceLock::new();
+    let engine = match ENGINE.get() {
+        Some(key) => *key,
+        None => {
+            let key = Engine::new(&compile_config())?.compatibility_key();
+            *ENGINE.get_or_init(|| key)
+        }
+    };
+    let hex = wasm.trim_start_matches("sha256:");
+    Ok(format!(
+        "containerd.io/gc.ref.content.spinrt.precompiled.{engine:016x}.{}",
+        &hex[..hex.len().min(32)]
+    ))
 }
 
 pub fn is_wasm(blob: &Blob) -> bool {
@@ -65,39 +69,36 @@ pub enum MachineCode {
     Bytes(Vec<u8>),
 }
 
-/// The machine code of `layer`, from the content store, compiled and stored there first when
-/// no shim did that yet.
+/// The machine code of the Wasm `wasm` (digest `wasm_digest`), from the content store,
+/// compiled and stored there first when no shim did that yet. The blob `owner` (the Wasm layer,
+/// or the image of a plain image) carries the label that finds it and keeps it alive.
 pub fn machine_code(
     rt: &tokio::runtime::Runtime,
     store: &Store,
-    layer: &Blob,
+    owner: &str,
+    wasm_digest: &str,
+    wasm: &[u8],
 ) -> Result<MachineCode> {
-    let label = label()?;
-    if let Some(code) = rt.block_on(stored(store, &layer.digest, label))? {
-        log::info!(
-            "layer {}: machine code from the content store",
-            layer.digest
-        );
+    let label = label(wasm_digest)?;
+    if let Some(code) = rt.block_on(stored(store, owner, &label))? {
+        log::info!("Wasm {wasm_digest}: machine code from the content store");
         return Ok(code);
     }
     std::fs::create_dir_all(LOCK_DIR).with_context(|| format!("creating {LOCK_DIR}"))?;
-    let lock_path = Path::new(LOCK_DIR).join(layer.digest.replace(':', "-"));
+    let lock_path = Path::new(LOCK_DIR).join(wasm_digest.replace(':', "-"));
     let file = std::fs::File::create(&lock_path)
         .with_context(|| format!("creating {}", lock_path.display()))?;
     let _lock = nix::fcntl::Flock::lock(file, nix::fcntl::FlockArg::LockExclusive)
         .map_err(|(_, e)| e)
         .with_context(|| format!("locking {}", lock_path.display()))?;
     // Another shim may have compiled it while this one waited.
-    if let Some(code) = rt.block_on(stored(store, &layer.digest, label))? {
-        log::info!(
-            "layer {}: machine code from the content store",
-            layer.digest
-        );
+    if let Some(code) = rt.block_on(stored(store, owner, &label))? {
+        log::info!("Wasm {wasm_digest}: machine code from the content store");
         return Ok(code);
     }
     let engine = Engine::new(&compile_config())?;
-    let code = engine.precompile(&layer.digest, &layer.bytes)?;
-    let digest = rt.block_on(store_code(store, &layer.digest, label, &code))?;
+    let code = engine.precompile(wasm_digest, wasm)?;
+    let digest = rt.block_on(store_code(store, owner, &label, &code))?;
     Ok(match rt.block_on(store.blob_path(&digest)) {
         Some(path) => MachineCode::File(path),
         None => MachineCode::Bytes(code),
@@ -130,7 +131,7 @@ async fn stored(store: &Store, digest: &str, label: &str) -> Result<Option<Machi
     match store.read(compiled).await {
         Ok(code) => Ok(Some(MachineCode::Bytes(code))),
         Err(e) => {
-            log::warn!("layer {digest}: its machine code {compiled} is unreadable: {e}");
+            log::warn!("{digest}: its machine code {compiled} is unreadable: {e}");
             Ok(None)
         }
     }
@@ -245,6 +246,6 @@ async fn write_and_label(
         .update(with_namespace!(update, store.namespace))
         .await
         .map_err(Store::error(format!("labelling {digest}")))?;
-    log::info!("layer {digest}: machine code stored as {expected}");
+    log::info!("{digest}: machine code stored as {expected}");
     Ok(())
 }

@@ -14,6 +14,7 @@ use oci_spec::runtime::{LinuxNamespaceType, Spec};
 use spinrt_confine::{BindMount, Confinement, Namespace, User, spawn_in_pid_namespace};
 
 use crate::daemon::content::SpinImage;
+use crate::daemon::precompile::MachineCode;
 use crate::daemon::runc::ContainerStdio;
 use crate::server_task::{AppSource, LayerFile, START_FD, SUBCOMMAND, ServerTask};
 
@@ -26,8 +27,12 @@ const IN_ROOT_COMPILED: &str = "/.spin/compiled";
 /// What the container serves.
 pub enum SpinApp {
     Artifact(SpinImage),
-    /// A `spin.toml` in the rootfs, at this path inside it.
-    Manifest(PathBuf),
+    /// A `spin.toml` in the rootfs, at `path` inside it, and the machine code of its Wasm by
+    /// the Wasm's digest.
+    Manifest {
+        path: PathBuf,
+        compiled: Vec<(String, MachineCode)>,
+    },
 }
 
 /// The server of a created Spin container.
@@ -101,7 +106,30 @@ impl SpinServer {
                 binds.extend(compiled_binds);
                 source
             }
-            SpinApp::Manifest(path) => AppSource::Manifest(path),
+            SpinApp::Manifest { path, compiled } => {
+                let mut precompiled = Vec::new();
+                for (digest, code) in compiled {
+                    let name = digest.replace(':', "-");
+                    let in_root = Path::new(IN_ROOT_COMPILED).join(&name);
+                    let source = match code {
+                        MachineCode::File(file) => file,
+                        MachineCode::Bytes(bytes) => {
+                            std::fs::create_dir_all(&layers_dir)?;
+                            let file = layers_dir.join(&name);
+                            std::fs::write(&file, bytes)
+                                .with_context(|| format!("writing {}", file.display()))?;
+                            file
+                        }
+                    };
+                    binds.push(BindMount {
+                        source,
+                        destination: in_root.clone(),
+                        read_only: true,
+                    });
+                    precompiled.push((digest, in_root));
+                }
+                AppSource::Manifest { path, precompiled }
+            }
         };
         let (confinement, pid_namespace) = confinement(spec, bundle, binds)?;
         let process = spec.process().as_ref().context("the spec has no process")?;

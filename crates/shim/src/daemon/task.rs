@@ -24,12 +24,12 @@ use nix::sys::signal::{Signal, kill};
 use nix::unistd::Pid;
 use oci_spec::runtime::Spec;
 
-use crate::daemon::content::{self, Store};
+use crate::daemon::content::{self, ContainerImage, Store};
 use crate::daemon::exits::Exits;
 use crate::daemon::precompile::{self, MachineCode};
 use crate::daemon::runc::{ContainerStdio, Runc};
 use crate::daemon::spin::{SpinApp, SpinServer};
-use crate::daemon::{stats, stdio};
+use crate::daemon::{plain, stats, stdio};
 
 fn error(code: ttrpc::Code, message: impl Into<String>) -> ttrpc::Error {
     ttrpc::Error::RpcStatus(ttrpc::get_status(code, message.into()))
@@ -160,24 +160,34 @@ impl TaskService {
     }
 
     /// A Spin artifact's image, or a plain image whose command names a `spin.toml`; `None`
-    /// for a Linux container.
+    /// for a Linux container. Either way the Wasm is compiled once per node.
     fn spin_app(&self, id: &str, spec: &Spec, rootfs: &Path) -> anyhow::Result<Option<SpinApp>> {
         let store = self
             .rt
             .block_on(Store::connect(&self.containerd_address, &self.namespace))?;
-        if let Some(mut image) = self.rt.block_on(content::spin_image(&store, id))? {
-            for layer in image.layers.iter_mut().filter(|l| precompile::is_wasm(l)) {
-                match precompile::machine_code(&self.rt, &store, layer)? {
-                    MachineCode::File(path) => {
-                        layer.bytes = Vec::new();
-                        layer.compiled_file = Some(path);
+        let target = match self.rt.block_on(content::image(&store, id))? {
+            ContainerImage::Spin(mut image) => {
+                for layer in image.layers.iter_mut().filter(|l| precompile::is_wasm(l)) {
+                    let code = precompile::machine_code(
+                        &self.rt,
+                        &store,
+                        &layer.digest,
+                        &layer.digest,
+                        &layer.bytes,
+                    )?;
+                    match code {
+                        MachineCode::File(path) => {
+                            layer.bytes = Vec::new();
+                            layer.compiled_file = Some(path);
+                        }
+                        MachineCode::Bytes(code) => layer.bytes = code,
                     }
-                    MachineCode::Bytes(code) => layer.bytes = code,
+                    layer.precompiled = true;
                 }
-                layer.precompiled = true;
+                return Ok(Some(SpinApp::Artifact(image)));
             }
-            return Ok(Some(SpinApp::Artifact(image)));
-        }
+            ContainerImage::Other { target } => target,
+        };
         let command = spec
             .process()
             .as_ref()
@@ -186,7 +196,32 @@ impl TaskService {
             .unwrap_or_default();
         let inside = Path::new(&command);
         let on_host = rootfs.join(inside.strip_prefix("/").unwrap_or(inside));
-        Ok(crate::serve::manifest_at(&on_host).map(|_| SpinApp::Manifest(inside.into())))
+        let Some(manifest) = crate::serve::manifest_at(&on_host) else {
+            return Ok(None);
+        };
+        let mut compiled = Vec::new();
+        if let (Some(target), Ok(manifest)) = (target, manifest.strip_prefix(rootfs)) {
+            // Best effort: what cannot be read or compiled here, the server compiles itself
+            // and reports.
+            let wasm = plain::component_wasm(rootfs, &Path::new("/").join(manifest));
+            match wasm.and_then(|wasm| {
+                wasm.into_iter()
+                    .map(|w| {
+                        let code = precompile::machine_code(
+                            &self.rt, &store, &target, &w.digest, &w.bytes,
+                        )?;
+                        Ok((w.digest, code))
+                    })
+                    .collect::<anyhow::Result<Vec<_>>>()
+            }) {
+                Ok(codes) => compiled = codes,
+                Err(e) => log::warn!("container {id}: not precompiled: {e:#}"),
+            }
+        }
+        Ok(Some(SpinApp::Manifest {
+            path: inside.into(),
+            compiled,
+        }))
     }
 
     fn create_container(&self, req: &CreateTaskRequest) -> anyhow::Result<Container> {
