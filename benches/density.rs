@@ -61,6 +61,8 @@ struct Figures {
     failed: Vec<String>,
     mem_per_pod_mib: f64,
     shim_processes: usize,
+    /// PSS of the shim binary's processes per pod, MiB.
+    shim_pss_per_pod_mib: f64,
     start_p50: Duration,
     start_p99: Duration,
     all_started: Duration,
@@ -179,6 +181,16 @@ fn node_objects() -> BTreeSet<String> {
     objects
 }
 
+/// Proportional set size of a process (its private pages, and its share of shared ones).
+fn pss_kib(pid: u32) -> u64 {
+    std::fs::read_to_string(format!("/proc/{pid}/smaps_rollup"))
+        .unwrap_or_default()
+        .lines()
+        .find_map(|l| l.strip_prefix("Pss:"))
+        .and_then(|v| v.trim().trim_end_matches("kB").trim().parse().ok())
+        .unwrap_or(0)
+}
+
 fn percentile(sorted: &[Duration], p: f64) -> Duration {
     if sorted.is_empty() {
         return Duration::ZERO;
@@ -256,7 +268,11 @@ fn measure(kind: &Kind, pods: usize, parallel: usize, deadline: Instant, dir: &P
     let mem_after = mem_available_kib();
     figures.mem_per_pod_mib =
         mem_before.saturating_sub(mem_after) as f64 / 1024.0 / started.len().max(1) as f64;
-    figures.shim_processes = processes_of(&node, kind.shim).len();
+    let shims = processes_of(&node, kind.shim);
+    figures.shim_processes = shims.len();
+    figures.shim_pss_per_pod_mib = shims.iter().map(|pid| pss_kib(*pid)).sum::<u64>() as f64
+        / 1024.0
+        / started.len().max(1) as f64;
     let mut times: Vec<Duration> = started.iter().map(|(_, t)| *t).collect();
     times.sort();
     figures.start_p50 = percentile(&times, 0.5);
@@ -337,6 +353,9 @@ fn main() {
     });
     table += &row("memory per pod, MiB", &|f| {
         format!("{:.1}", f.mem_per_pod_mib)
+    });
+    table += &row("PSS of the shim binary's processes per pod, MiB", &|f| {
+        format!("{:.1}", f.shim_pss_per_pod_mib)
     });
     table += &row("processes of the shim binary per pod", &|f| {
         format!("{:.2}", f.shim_processes as f64 / f.started.max(1) as f64)

@@ -21,6 +21,8 @@ use containerd_shim::protos::protobuf::MessageField;
 use containerd_shim::publisher::RemotePublisher;
 use containerd_shim::{Config, Flags, StartOpts};
 
+/// Where containerd tells its shims to send events (its ttrpc socket).
+const TTRPC_ADDRESS: &str = "TTRPC_ADDRESS";
 /// The annotation CRI puts on every container of a pod.
 const SANDBOX_ID: &str = "io.kubernetes.cri.sandbox-id";
 
@@ -80,11 +82,13 @@ impl containerd_shim::Shim for SpinShim {
         self.exit.wait();
     }
 
-    fn create_task_service(&self, publisher: RemotePublisher) -> Self::T {
+    /// The publisher containerd-shim made is dropped: events connect when they are sent.
+    fn create_task_service(&self, _publisher: RemotePublisher) -> Self::T {
+        let ttrpc_address = std::env::var(TTRPC_ADDRESS).unwrap_or_default();
         task::TaskService::new(
             &self.namespace,
             &self.containerd_address,
-            publisher,
+            &ttrpc_address,
             self.exit.clone(),
         )
         .expect("starting the task service")

@@ -108,28 +108,31 @@ pub struct TaskService {
     rt: tokio::runtime::Runtime,
 }
 
+/// Events to containerd, each over a connection of its own: a ttrpc client kept open polls its
+/// socket 100 times a second, and every idle pod would pay for it.
 struct Events {
     namespace: String,
-    publisher: RemotePublisher,
+    address: String,
 }
 
 impl Events {
     fn send(&self, event: impl Event) {
         let topic = event.topic();
-        if let Err(e) =
-            self.publisher
-                .publish(Default::default(), &topic, &self.namespace, Box::new(event))
-        {
+        let published = RemotePublisher::new(&self.address).and_then(|publisher| {
+            publisher.publish(Default::default(), &topic, &self.namespace, Box::new(event))
+        });
+        if let Err(e) = published {
             log::warn!("publishing {topic}: {e}");
         }
     }
 }
 
 impl TaskService {
+    /// `ttrpc_address`: containerd's, where events go.
     pub fn new(
         namespace: &str,
         containerd_address: &str,
-        publisher: RemotePublisher,
+        ttrpc_address: &str,
         exit: Arc<crate::daemon::ExitSignal>,
     ) -> std::io::Result<Self> {
         let exits = Exits::start()?;
@@ -141,7 +144,7 @@ impl TaskService {
             exits,
             events: Arc::new(Events {
                 namespace: namespace.to_string(),
-                publisher,
+                address: ttrpc_address.to_string(),
             }),
             exit,
             rt: tokio::runtime::Builder::new_current_thread()
