@@ -67,6 +67,8 @@ struct Figures {
     start_p99: Duration,
     all_started: Duration,
     idle_cpu_percent: Option<f64>,
+    /// The commands that used the most CPU ticks while the pods were idle.
+    idle_cpu_top: String,
     teardown: Duration,
     left: Vec<String>,
 }
@@ -139,12 +141,50 @@ fn cpu_jiffies() -> (u64, u64) {
     (total - idle, total)
 }
 
-/// The share of both cores busy over `seconds`, in percent of the machine.
-fn cpu_busy_percent(seconds: u64) -> f64 {
+/// CPU ticks used so far by each process, by command name.
+fn ticks_by_command() -> std::collections::HashMap<(u32, String), u64> {
+    std::fs::read_dir("/proc")
+        .unwrap()
+        .flatten()
+        .filter_map(|e| e.file_name().to_str()?.parse::<u32>().ok())
+        .filter_map(|pid| {
+            let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
+            // The command sits in parentheses and may hold spaces.
+            let (head, tail) = stat.rsplit_once(')')?;
+            let comm = head.split_once('(')?.1.to_string();
+            let fields: Vec<&str> = tail.split_whitespace().collect();
+            let ticks =
+                fields.get(11)?.parse::<u64>().ok()? + fields.get(12)?.parse::<u64>().ok()?;
+            Some(((pid, comm), ticks))
+        })
+        .collect()
+}
+
+/// The share of both cores busy over `seconds`, in percent of the machine, and the commands
+/// that used the most of it.
+fn cpu_busy_percent(seconds: u64) -> (f64, String) {
+    let before = ticks_by_command();
     let (busy0, total0) = cpu_jiffies();
     std::thread::sleep(Duration::from_secs(seconds));
     let (busy1, total1) = cpu_jiffies();
-    100.0 * (busy1 - busy0) as f64 / (total1 - total0).max(1) as f64
+    let after = ticks_by_command();
+    let mut by_command: std::collections::HashMap<String, u64> = Default::default();
+    for (key, ticks) in &after {
+        let used = ticks - before.get(key).copied().unwrap_or(0).min(*ticks);
+        *by_command.entry(key.1.clone()).or_default() += used;
+    }
+    let mut top: Vec<_> = by_command.into_iter().filter(|(_, t)| *t > 0).collect();
+    top.sort_by_key(|(_, ticks)| std::cmp::Reverse(*ticks));
+    let top = top
+        .iter()
+        .take(4)
+        .map(|(comm, ticks)| format!("{comm} {ticks}"))
+        .collect::<Vec<_>>()
+        .join(", ");
+    (
+        100.0 * (busy1 - busy0) as f64 / (total1 - total0).max(1) as f64,
+        top,
+    )
 }
 
 /// Processes whose command line names `binary` and this node's containerd directory.
@@ -244,8 +284,11 @@ fn measure(kind: &Kind, pods: usize, parallel: usize, deadline: Instant, dir: &P
             }
         });
         if phase == 0 && until == IDLE_PODS && failed.lock().unwrap().is_empty() {
-            std::thread::sleep(Duration::from_secs(3));
-            figures.idle_cpu_percent = Some(cpu_busy_percent(IDLE_SECONDS));
+            // Let containerd finish with the start-up burst first.
+            std::thread::sleep(Duration::from_secs(10));
+            let (percent, top) = cpu_busy_percent(IDLE_SECONDS);
+            figures.idle_cpu_percent = Some(percent);
+            figures.idle_cpu_top = top;
         }
     }
     figures.all_started = began.elapsed();
@@ -384,10 +427,16 @@ fn main() {
         }
     });
     for (kind, figures) in &rows {
+        if !figures.idle_cpu_top.is_empty() {
+            table += &format!(
+                "\n- {}: CPU ticks ({IDLE_SECONDS} s, 100 per second per core) while idle: {}",
+                kind.name, figures.idle_cpu_top
+            );
+        }
         for failure in figures.failed.iter().take(5) {
             table += &format!("\n- {}: {failure}", kind.name);
         }
     }
-    let path = report::write_section("density", &table);
+    let path = report::write_section(&format!("density-{pods}"), &table);
     println!("{table}\nwritten to {}", path.display());
 }

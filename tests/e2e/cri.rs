@@ -351,3 +351,34 @@ fn ten_pods_of_one_app_answer_and_are_removed() {
     }
     remove_and_check_clean(&node, &pods);
 }
+
+/// Pods of an image the node never ran, started together (a Deployment scaled up on a fresh
+/// node): every one starts, and the image is compiled once, by one shim, while the others wait
+/// for it.
+#[test]
+fn pods_of_a_new_image_started_together_compile_it_once() {
+    let node = node_with_app(Version::V2_1);
+    let pods: Vec<(Pod, String)> = std::thread::scope(|s| {
+        let handles: Vec<_> = (0..8)
+            .map(|i| {
+                let node = &node;
+                s.spawn(move || {
+                    let pod = node.run_pod(&format!("fresh-{i}"));
+                    let (app, _) = start_app(node, &pod);
+                    (pod, app)
+                })
+            })
+            .collect();
+        handles.into_iter().map(|h| h.join().unwrap()).collect()
+    });
+    for (pod, _) in &pods {
+        let addr: SocketAddr = format!("{}:80", pod.ip).parse().unwrap();
+        assert_eq!(blocking_get(addr, "/ok"), (200, "still alive\n".into()));
+    }
+    let log = node.containerd().log();
+    let count = |what: &str| log.lines().filter(|l| l.contains(what)).count();
+    assert_eq!(count("machine code stored as"), 1, "{log}");
+    assert_eq!(count("machine code from the content store"), 7, "{log}");
+    let pods: Vec<Pod> = pods.into_iter().map(|(pod, _)| pod).collect();
+    remove_and_check_clean(&node, &pods);
+}
