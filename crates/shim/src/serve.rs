@@ -13,7 +13,7 @@ use std::time::Duration;
 use anyhow::{Context, Result, bail};
 use spinrt_app::App;
 use spinrt_engine::{Engine, EngineConfig, HostConfig, LoadedApp, RuntimeConfig};
-use spinrt_trigger_http::{HttpServer, ServeOptions, shutdown_signal};
+use spinrt_trigger_http::{HttpServer, ServeOptions};
 
 use crate::server_task::{AppSource, START_FD, ServerTask};
 use crate::task_env::TaskEnv;
@@ -38,6 +38,12 @@ pub fn main(task_file: &Path) -> i32 {
 fn run(task_file: &Path) -> Result<()> {
     let task = ServerTask::read(task_file)
         .with_context(|| format!("reading the task {}", task_file.display()))?;
+    // PID 1 of a namespace never gets a signal it has no handler for, so a SIGTERM sent before
+    // the server's handler exists would be lost: blocked, it waits (see `serve`).
+    let stop_signals = stop_signals();
+    stop_signals
+        .thread_block()
+        .context("blocking SIGTERM until the server handles it")?;
     if !wait_for_start() {
         return Ok(());
     }
@@ -60,7 +66,32 @@ fn run(task_file: &Path) -> Result<()> {
         .worker_threads(2)
         .enable_all()
         .build()?;
-    runtime.block_on(serve(task, env, listener))
+    runtime.block_on(serve(task, env, listener, stop_signals))
+}
+
+fn stop_signals() -> nix::sys::signal::SigSet {
+    let mut set = nix::sys::signal::SigSet::empty();
+    set.add(nix::sys::signal::Signal::SIGTERM);
+    set.add(nix::sys::signal::Signal::SIGINT);
+    set
+}
+
+/// Resolves on SIGTERM or SIGINT. The handlers are in place when this returns, and only then
+/// are the signals unblocked on this thread (the others keep them blocked), so one sent while
+/// the process was starting is delivered now.
+fn shutdown_on_stop_signals(
+    blocked: nix::sys::signal::SigSet,
+) -> Result<impl std::future::Future<Output = ()>> {
+    use tokio::signal::unix::{SignalKind, signal};
+    let mut term = signal(SignalKind::terminate())?;
+    let mut int = signal(SignalKind::interrupt())?;
+    blocked.thread_unblock()?;
+    Ok(async move {
+        tokio::select! {
+            _ = term.recv() => log::info!("SIGTERM: finishing in-flight requests"),
+            _ = int.recv() => log::info!("SIGINT: finishing in-flight requests"),
+        }
+    })
 }
 
 /// Blocks until the daemon writes the Start byte; false when it closed the pipe instead (the
@@ -81,7 +112,14 @@ fn init_logging(env: &TaskEnv) {
         .try_init();
 }
 
-async fn serve(task: ServerTask, env: TaskEnv, listener: std::net::TcpListener) -> Result<()> {
+async fn serve(
+    task: ServerTask,
+    env: TaskEnv,
+    listener: std::net::TcpListener,
+    stop_signals: nix::sys::signal::SigSet,
+) -> Result<()> {
+    // Before the app loads (compiling may take a while): a stop during it is kept for later.
+    let shutdown = shutdown_on_stop_signals(stop_signals)?;
     let app = match &task.app {
         AppSource::Artifact { config, layers } => {
             let read = |path: &Path| {
@@ -139,7 +177,7 @@ async fn serve(task: ServerTask, env: TaskEnv, listener: std::net::TcpListener) 
     Arc::new(HttpServer::new(Arc::new(loaded))?)
         .announce_and_serve(
             tokio::net::TcpListener::from_std(listener)?,
-            shutdown_signal(),
+            shutdown,
             options,
         )
         .await
