@@ -382,3 +382,47 @@ fn pods_of_a_new_image_started_together_compile_it_once() {
     let pods: Vec<Pod> = pods.into_iter().map(|(pod, _)| pod).collect();
     remove_and_check_clean(&node, &pods);
 }
+
+/// A guest that wants more memory than its container may have: the kernel's OOM killer ends the
+/// container (exit 137, reason OOMKilled, as kubelet then restarts it), within its own cgroup:
+/// the other pod on the node goes on answering.
+#[test]
+fn a_guest_over_its_pods_memory_limit_ends_that_container_only() {
+    let node = node_with_app(Version::V2_1);
+    let bystander = node.run_pod("bystander");
+    let (_, bystander_addr) = start_app(&node, &bystander);
+    let pod = node.run_pod("greedy");
+    let spec = ContainerSpec {
+        name: "app",
+        image: APP_IMAGE,
+        command: &["/"],
+        memory_limit_bytes: 64 << 20,
+    };
+    let app = node.start_container(&pod, spec);
+    let addr: SocketAddr = format!("{}:80", pod.ip).parse().unwrap();
+    assert!(
+        wait_for_listener(addr, START_TIMEOUT),
+        "the app never listened"
+    );
+    // The connection dies with the server; no answer is the expected outcome.
+    let _ = std::panic::catch_unwind(|| blocking_get(addr, "/grow"));
+    let deadline = Instant::now() + Duration::from_secs(20);
+    let status = loop {
+        let status = node.container_status(&app);
+        if status.state == ContainerState::ContainerExited as i32 {
+            break status;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "the container outlived its memory limit: {status:?}"
+        );
+        std::thread::sleep(Duration::from_millis(200));
+    };
+    assert_eq!(status.exit_code, 137, "{status:?}");
+    assert_eq!(status.reason, "OOMKilled", "{status:?}");
+    assert_eq!(
+        blocking_get(bystander_addr, "/ok"),
+        (200, "still alive\n".into())
+    );
+    remove_and_check_clean(&node, &[bystander, pod]);
+}

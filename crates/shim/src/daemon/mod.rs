@@ -5,6 +5,7 @@
 
 mod content;
 mod exits;
+mod oom;
 mod plain;
 mod precompile;
 mod runc;

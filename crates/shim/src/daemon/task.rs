@@ -12,7 +12,9 @@ use containerd_shim::api::{
     StateResponse, StatsRequest, StatsResponse, UpdateTaskRequest, WaitRequest, WaitResponse,
 };
 use containerd_shim::event::Event;
-use containerd_shim::protos::events::task::{TaskCreate, TaskDelete, TaskExit, TaskIO, TaskStart};
+use containerd_shim::protos::events::task::{
+    TaskCreate, TaskDelete, TaskExit, TaskIO, TaskOOM, TaskStart,
+};
 use containerd_shim::protos::protobuf::MessageField;
 use containerd_shim::protos::protobuf::well_known_types::timestamp::Timestamp;
 use containerd_shim::protos::shim::shim_ttrpc::Task;
@@ -347,6 +349,15 @@ impl Task for TaskService {
             io: MessageField::some(container.io.clone()),
             pid,
             ..Default::default()
+        });
+        let events = self.events.clone();
+        let id = req.id.clone();
+        crate::daemon::oom::watch(pid, move || {
+            log::info!("container {id}: the OOM killer acted in its cgroup");
+            events.send(TaskOOM {
+                container_id: id.clone(),
+                ..Default::default()
+            });
         });
         let events = self.events.clone();
         let watched = container.clone();

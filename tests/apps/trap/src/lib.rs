@@ -1,8 +1,8 @@
 //! Misbehaves on purpose: `/trap` traps (a Rust panic becomes `unreachable`), `/loop` spins
 //! forever, `/slow` answers after 1.5 s (a request in flight), `/busy` burns 300 ms of CPU,
 //! `/log` writes a line to stdout and one to stderr, `/remember` tries to leave state for the
-//! next request (see [`remember`]); anything else answers 200 so tests can see the server
-//! survived.
+//! next request (see [`remember`]), `/grow` fills 192 MiB of memory; anything else answers 200
+//! so tests can see the server survived.
 use std::sync::atomic::{AtomicU32, AtomicU8, Ordering};
 
 use spin_sdk::http::{IntoResponse, Request, Response};
@@ -36,6 +36,15 @@ fn handle(req: Request) -> anyhow::Result<impl IntoResponse> {
             Ok(Response::builder().status(200).body("logged\n").build())
         }
         "/remember" => Ok(Response::builder().status(200).body(remember()).build()),
+        "/grow" => {
+            // Touched, so the pages are really used.
+            let block = vec![1u8; 192 << 20];
+            let sum: u64 = block.iter().step_by(4096).map(|b| u64::from(*b)).sum();
+            Ok(Response::builder()
+                .status(200)
+                .body(format!("grew {sum} pages\n"))
+                .build())
+        }
         _ => Ok(Response::builder()
             .status(200)
             .body("still alive\n")
