@@ -26,12 +26,12 @@ use nix::sys::signal::{Signal, kill};
 use nix::unistd::Pid;
 use oci_spec::runtime::Spec;
 
-use crate::daemon::content::{self, ContainerImage, Store};
+use crate::daemon::app;
+use crate::daemon::content::Store;
 use crate::daemon::exits::Exits;
-use crate::daemon::precompile::{self, MachineCode};
 use crate::daemon::runc::{ContainerStdio, Runc};
-use crate::daemon::spin::{SpinApp, SpinServer};
-use crate::daemon::{plain, stats, stdio};
+use crate::daemon::spin::SpinServer;
+use crate::daemon::{stats, stdio};
 
 fn error(code: ttrpc::Code, message: impl Into<String>) -> ttrpc::Error {
     ttrpc::Error::RpcStatus(ttrpc::get_status(code, message.into()))
@@ -164,71 +164,6 @@ impl TaskService {
             .ok_or_else(|| not_found(id))
     }
 
-    /// A Spin artifact's image, or a plain image whose command names a `spin.toml`; `None`
-    /// for a Linux container. Either way the Wasm is compiled once per node.
-    fn spin_app(&self, id: &str, spec: &Spec, rootfs: &Path) -> anyhow::Result<Option<SpinApp>> {
-        let store = self
-            .rt
-            .block_on(Store::connect(&self.containerd_address, &self.namespace))?;
-        let target = match self.rt.block_on(content::image(&store, id))? {
-            ContainerImage::Spin(mut image) => {
-                for layer in image.layers.iter_mut().filter(|l| precompile::is_wasm(l)) {
-                    let code = precompile::machine_code(
-                        &self.rt,
-                        &store,
-                        &layer.digest,
-                        &layer.digest,
-                        &layer.bytes,
-                    )?;
-                    match code {
-                        MachineCode::File(path) => {
-                            layer.bytes = Vec::new();
-                            layer.compiled_file = Some(path);
-                        }
-                        MachineCode::Bytes(code) => layer.bytes = code,
-                    }
-                    layer.precompiled = true;
-                }
-                return Ok(Some(SpinApp::Artifact(image)));
-            }
-            ContainerImage::Other { target } => target,
-        };
-        let command = spec
-            .process()
-            .as_ref()
-            .and_then(|p| p.args().as_ref())
-            .and_then(|a| a.first().cloned())
-            .unwrap_or_default();
-        let inside = Path::new(&command);
-        let on_host = rootfs.join(inside.strip_prefix("/").unwrap_or(inside));
-        let Some(manifest) = crate::serve::manifest_at(&on_host) else {
-            return Ok(None);
-        };
-        let mut compiled = Vec::new();
-        if let (Some(target), Ok(manifest)) = (target, manifest.strip_prefix(rootfs)) {
-            // Best effort: what cannot be read or compiled here, the server compiles itself
-            // and reports.
-            let wasm = plain::component_wasm(rootfs, &Path::new("/").join(manifest));
-            match wasm.and_then(|wasm| {
-                wasm.into_iter()
-                    .map(|w| {
-                        let code = precompile::machine_code(
-                            &self.rt, &store, &target, &w.digest, &w.bytes,
-                        )?;
-                        Ok((w.digest, code))
-                    })
-                    .collect::<anyhow::Result<Vec<_>>>()
-            }) {
-                Ok(codes) => compiled = codes,
-                Err(e) => log::warn!("container {id}: not precompiled: {e:#}"),
-            }
-        }
-        Ok(Some(SpinApp::Manifest {
-            path: inside.into(),
-            compiled,
-        }))
-    }
-
     fn create_container(&self, req: &CreateTaskRequest) -> anyhow::Result<Container> {
         use anyhow::Context;
         let bundle = PathBuf::from(&req.bundle);
@@ -252,7 +187,10 @@ impl TaskService {
                 stdout: stdio::open(&req.stdout).context("opening stdout")?,
                 stderr: stdio::open(&req.stderr).context("opening stderr")?,
             };
-            match self.spin_app(&req.id, &spec, &rootfs)? {
+            let store = self
+                .rt
+                .block_on(Store::connect(&self.containerd_address, &self.namespace))?;
+            match app::spin_app(&self.rt, &store, &req.id, &spec, &rootfs)? {
                 Some(app) => {
                     let server =
                         SpinServer::create(&req.id, &self.namespace, &bundle, &spec, app, stdio)?;
