@@ -40,19 +40,6 @@ impl Namespace {
             Namespace::Cgroup => "cgroup",
         }
     }
-
-    /// The kind an OCI spec names (`linux.namespaces[].type`).
-    pub fn from_oci(kind: &str) -> Option<Self> {
-        Some(match kind {
-            "network" => Namespace::Network,
-            "ipc" => Namespace::Ipc,
-            "uts" => Namespace::Uts,
-            "pid" => Namespace::Pid,
-            "mount" => Namespace::Mount,
-            "cgroup" => Namespace::Cgroup,
-            _ => return None,
-        })
-    }
 }
 
 fn join(kind: Namespace, path: &Path) -> Result<(), ConfineError> {

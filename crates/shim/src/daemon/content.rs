@@ -114,19 +114,29 @@ impl Store {
     }
 
     /// Where a blob of the local content store lies, when containerd's content plugin says
-    /// where its root is (a remote content store has none).
+    /// where its root is (a remote content store has none). The root is asked for once per
+    /// process: containerd does not move it while it runs.
     pub async fn blob_path(&self, digest: &str) -> Option<PathBuf> {
+        static ROOT: tokio::sync::OnceCell<Option<PathBuf>> = tokio::sync::OnceCell::const_new();
         let (algorithm, hex) = digest.split_once(':')?;
-        let plugins = IntrospectionClient::new(self.channel.clone())
-            .plugins(PluginsRequest {
-                filters: vec!["type==io.containerd.content.v1".to_string()],
+        let root = ROOT
+            .get_or_init(|| async {
+                let plugins = IntrospectionClient::new(self.channel.clone())
+                    .plugins(PluginsRequest {
+                        filters: vec!["type==io.containerd.content.v1".to_string()],
+                    })
+                    .await
+                    .ok()?
+                    .into_inner()
+                    .plugins;
+                plugins
+                    .iter()
+                    .find_map(|p| p.exports.get("root"))
+                    .map(PathBuf::from)
             })
             .await
-            .ok()?
-            .into_inner()
-            .plugins;
-        let root = plugins.iter().find_map(|p| p.exports.get("root"))?;
-        let path = PathBuf::from(root).join("blobs").join(algorithm).join(hex);
+            .as_ref()?;
+        let path = root.join("blobs").join(algorithm).join(hex);
         path.is_file().then_some(path)
     }
 
