@@ -76,7 +76,7 @@ impl Node {
             format!(
                 "{}{}",
                 Containerd::base_config(version, root),
-                cri_config(version, &cni_dir)
+                cri_config(version, &cni_dir, root)
             )
         });
         let busybox = crate::images::busybox_image(
@@ -383,8 +383,12 @@ impl Drop for Node {
 /// negative oom_score_adj even to root, and CRI asks -998 for the pause container; real nodes
 /// do not need it. containerd 1.7 drops its default `runc` when the config names any runtime,
 /// and then refuses to load CRI, so it is named too (in 2.1 as well, for runc pods).
-fn cri_config(version: Version, cni_dir: &Path) -> String {
+/// containerd 2.x enables NRI, whose socket defaults to one path for the whole machine: two
+/// nodes at once would fight over it, so each node's is under its own root.
+fn cri_config(version: Version, cni_dir: &Path, root: &Path) -> String {
     let cni_dir = cni_dir.display();
+    let nri_socket = root.join("nri.sock");
+    let nri_socket = nri_socket.display();
     match version {
         Version::V1_7 => format!(
             r#"
@@ -413,6 +417,8 @@ fn cri_config(version: Version, cni_dir: &Path) -> String {
   [plugins."io.containerd.cri.v1.runtime".cni]
     bin_dirs = ["/usr/lib/cni"]
     conf_dir = "{cni_dir}"
+[plugins."io.containerd.nri.v1.nri"]
+  socket_path = "{nri_socket}"
 "#
         ),
     }
