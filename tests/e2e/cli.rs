@@ -12,8 +12,8 @@ use spinrt_tests::{apps, net};
 fn up_serves_and_the_second_start_uses_the_precompile_cache() {
     let dir = tempfile::tempdir().unwrap();
     let cache = dir.path().join("cache");
-    // routes uses six distinct Wasm files for eight components.
-    for (run, compiled, cached) in [(1, 6, 0), (2, 0, 6)] {
+    // routes uses seven distinct Wasm files for nine components.
+    for (run, compiled, cached) in [(1, 7, 0), (2, 0, 7)] {
         let log = dir.path().join(format!("run{run}.log"));
         let mut up = Up::start(
             apps::manifest_dir("routes"),

@@ -101,12 +101,12 @@ fn identical_content_is_one_layer_and_the_format_is_spins() {
     let app = spinrt_app::manifest::load(&apps::manifest_dir("routes")).unwrap();
     let image = spinrt_oci::pack(&app).unwrap();
     let types: Vec<_> = image.layers.iter().map(|l| l.media_type.as_str()).collect();
-    // Distinct Wasm: echo (p2), echo (p1), hello (p1), fileserver, sdk2, spin1; one large file
-    // (the small one is inline); the locked app last.
+    // Distinct Wasm: echo (p2), echo (p1), hello (p1), fileserver, sdk2, spin1, sdk7; one large
+    // file (the small one is inline); the locked app last.
     let count = |t: &str| types.iter().filter(|x| **x == t).count();
-    assert_eq!(count(spinrt_oci::media_types::WASM_LAYER), 6, "{types:?}");
+    assert_eq!(count(spinrt_oci::media_types::WASM_LAYER), 7, "{types:?}");
     assert_eq!(count(spinrt_oci::media_types::DATA_LAYER), 1, "{types:?}");
-    assert_eq!(types.len(), 8, "{types:?}");
+    assert_eq!(types.len(), 9, "{types:?}");
     assert_eq!(
         types.last(),
         Some(&spinrt_oci::media_types::SPIN_APPLICATION)

@@ -235,7 +235,10 @@ fn wasmtime_config(config: &EngineConfig) -> wasmtime::Config {
         // makes per-request instantiation cheaper. Older kernels fall back to the memset.
         .pagemap_scan(wasmtime::Enabled::Auto);
     let mut c = wasmtime::Config::new();
+    // Component-model async: WASI 0.3 components (spin-sdk 7 and later) use its `stream`,
+    // `future` and async lifts; 0.2 components are compiled and run as before.
     c.wasm_component_model(true)
+        .wasm_component_model_async(true)
         .epoch_interruption(true)
         .allocation_strategy(wasmtime::InstanceAllocationStrategy::Pooling(pooling));
     c

@@ -208,6 +208,7 @@ impl HttpServer {
         *req.uri_mut() = full_url;
 
         let result = match executor {
+            Executor::WasiHttp3(e) => e.execute(component, req).await.map_err(|e| e.to_string()),
             Executor::WasiHttp(e) => e.execute(component, req).await.map_err(|e| e.to_string()),
             Executor::Spin1(e) => e.execute(component, req).await.map_err(|e| e.to_string()),
             Executor::Broken(reason) => Err(reason.clone()),

@@ -1,4 +1,5 @@
-//! `wasi:http`: the types and the outgoing handler, under `allowed_outbound_hosts`.
+//! `wasi:http` 0.2 and 0.3: the types and the outgoing handler (0.3's `client`), under
+//! `allowed_outbound_hosts`; both versions send through [`OutboundHttp`].
 //!
 //! A request to a host the component may not reach is refused with `HTTP-request-denied`
 //! before any connection is made.
@@ -13,7 +14,8 @@ use super::outbound::OutboundPolicy;
 use crate::InstanceState;
 
 pub fn add_to_linker(linker: &mut Linker<InstanceState>) -> wasmtime::Result<()> {
-    wasmtime_wasi_http::p2::add_only_http_to_linker_async(linker)
+    wasmtime_wasi_http::p2::add_only_http_to_linker_async(linker)?;
+    wasmtime_wasi_http::p3::add_to_linker(linker)
 }
 
 /// Per-instance outbound HTTP: the component's policy.

@@ -1,6 +1,7 @@
-//! WASI 0.2 (`wasi:cli`, `wasi:clocks`, `wasi:filesystem`, `wasi:io`, `wasi:random`,
-//! `wasi:sockets`): environment, stdio, the component's files, and TCP connections to what
-//! `allowed_outbound_hosts` permits (no listening sockets, no UDP).
+//! WASI 0.2 and 0.3 (`wasi:cli`, `wasi:clocks`, `wasi:filesystem`, `wasi:io` (0.2 only),
+//! `wasi:random`, `wasi:sockets`): environment, stdio, the component's files, and TCP
+//! connections to what `allowed_outbound_hosts` permits (no listening sockets, no UDP). Both
+//! versions serve one [`WasiCtx`], so the same policy holds whichever a component imports.
 
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
@@ -15,7 +16,8 @@ use super::outbound::OutboundPolicy;
 use crate::{EngineError, InstanceState};
 
 pub fn add_to_linker(linker: &mut Linker<InstanceState>) -> wasmtime::Result<()> {
-    wasmtime_wasi::p2::add_to_linker_async(linker)
+    wasmtime_wasi::p2::add_to_linker_async(linker)?;
+    wasmtime_wasi::p3::add_to_linker(linker)
 }
 
 /// What every instance of one component gets from WASI.

@@ -10,7 +10,7 @@ use spinrt_engine::wasmtime_wasi_http::p2::bindings::http::types::Scheme;
 use spinrt_engine::wasmtime_wasi_http::p2::body::HyperOutgoingBody;
 use spinrt_engine::{InstanceState, LoadedComponent};
 
-use super::GuestError;
+use super::{AbortOnDrop, GuestError};
 
 pub struct WasiHttpExecutor {
     handler: Handler,
@@ -84,50 +84,21 @@ impl WasiHttpExecutor {
         });
         // If this future is dropped before the guest answers (the connection went away, the
         // server is shutting down), the guest is stopped too instead of running on unseen.
-        let guard = AbortOnDrop(Some(task));
+        let guard = AbortOnDrop::new(task);
         match receiver.await {
             Ok(Ok(response)) => {
-                let task = guard.disarm();
-                tokio::spawn(async move {
-                    match task.await {
-                        Ok(Ok(())) => {}
-                        Ok(Err(e)) => log::error!(
-                            "component '{id}' failed after sending the response head: {e:?}"
-                        ),
-                        Err(e) => log::error!(
-                            "component '{id}' panicked after sending the response head: {e}"
-                        ),
-                    }
+                guard.detach(move |e| {
+                    log::error!("component '{id}' failed after sending the response head: {e}")
                 });
                 Ok(response)
             }
             Ok(Err(code)) => Err(GuestError(format!(
                 "component '{id}' set an error response: {code:?}"
             ))),
-            Err(_) => {
-                let why = match guard.disarm().await {
-                    Ok(Ok(())) => "returned without setting a response".to_string(),
-                    Ok(Err(e)) => format!("failed: {e:?}"),
-                    Err(e) => format!("panicked: {e}"),
-                };
-                Err(GuestError(format!("component '{id}' {why}")))
-            }
-        }
-    }
-}
-
-struct AbortOnDrop(Option<tokio::task::JoinHandle<wasmtime::Result<()>>>);
-
-impl AbortOnDrop {
-    fn disarm(mut self) -> tokio::task::JoinHandle<wasmtime::Result<()>> {
-        self.0.take().expect("armed until disarmed")
-    }
-}
-
-impl Drop for AbortOnDrop {
-    fn drop(&mut self) {
-        if let Some(task) = self.0.take() {
-            task.abort();
+            Err(_) => Err(GuestError(format!(
+                "component '{id}' {}",
+                guard.outcome().await
+            ))),
         }
     }
 }

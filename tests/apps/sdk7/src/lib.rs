@@ -1,0 +1,99 @@
+//! An HTTP app on spin-sdk 7, the current Spin SDK: a WASI 0.3 component exporting
+//! `wasi:http/handler@0.3.0`.
+//!
+//! Paths are those below the component's route (`spin-path-info`).
+//!
+//! - `POST /echo`: streams the request body back as it arrives, chunk by chunk; the response
+//!   starts before the request body ends. Headers: `x-method`, `x-uri`, and every `spin-*`
+//!   request header echoed as `x-<name>`.
+//! - `GET /count?n=N`: N lines `line I`, written one by one from a task the guest spawns
+//!   after it has returned the response head (`x-lines: N`).
+//! - `GET /requests`: how many requests this instance has served, itself included: always 1
+//!   when every request gets a fresh instance.
+//! - `GET /outbound?URL`: fetches URL (the query string) and answers its status and body.
+//! - `GET /panic`: the guest panics (traps).
+use futures::{SinkExt, StreamExt};
+use spin_sdk::http::body::{stream, IncomingBodyExt};
+use spin_sdk::http::{box_body, BoxBody, Request, Response};
+use spin_sdk::http_service;
+use std::sync::atomic::{AtomicU32, Ordering};
+
+static SERVED: AtomicU32 = AtomicU32::new(0);
+
+#[http_service]
+async fn handle(req: Request) -> anyhow::Result<Response<BoxBody>> {
+    let served = SERVED.fetch_add(1, Ordering::SeqCst) + 1;
+    // Routed on the path below the component's route, so the app works mounted anywhere.
+    let path = req
+        .headers()
+        .get("spin-path-info")
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or(req.uri().path())
+        .to_string();
+    let query = req.uri().query().unwrap_or("").to_string();
+    match path.as_str() {
+        "/echo" => echo(req),
+        "/count" => count(&query),
+        "/requests" => text(200, served.to_string()),
+        "/outbound" => outbound(&query).await,
+        "/panic" => panic!("the guest panics, as asked"),
+        _ => text(404, format!("no route {path}")),
+    }
+}
+
+fn text(status: u16, body: String) -> anyhow::Result<Response<BoxBody>> {
+    Ok(Response::builder().status(status).body(box_body(body))?)
+}
+
+fn echo(req: Request) -> anyhow::Result<Response<BoxBody>> {
+    let mut response = Response::builder()
+        .status(200)
+        .header("x-method", req.method().as_str())
+        .header("x-uri", req.uri().to_string());
+    for (name, value) in req.headers() {
+        if name.as_str().starts_with("spin-") {
+            response = response.header(format!("x-{name}"), value);
+        }
+    }
+    let (mut tx, body) = stream::<bytes::Bytes>();
+    let mut incoming = req.into_body().stream();
+    spin_sdk::wasip3::spawn(async move {
+        while let Some(chunk) = incoming.next().await {
+            let Ok(chunk) = chunk else { break };
+            if tx.send(chunk).await.is_err() {
+                break;
+            }
+        }
+    });
+    Ok(response.body(box_body(body))?)
+}
+
+fn count(query: &str) -> anyhow::Result<Response<BoxBody>> {
+    let n: u32 = query
+        .strip_prefix("n=")
+        .and_then(|n| n.parse().ok())
+        .unwrap_or(10);
+    let (mut tx, body) = stream::<String>();
+    spin_sdk::wasip3::spawn(async move {
+        for i in 1..=n {
+            if tx.send(format!("line {i}\n")).await.is_err() {
+                break;
+            }
+        }
+    });
+    Ok(Response::builder()
+        .status(200)
+        .header("x-lines", n.to_string())
+        .body(box_body(body))?)
+}
+
+async fn outbound(url: &str) -> anyhow::Result<Response<BoxBody>> {
+    match spin_sdk::http::get(url).await {
+        Ok(response) => {
+            let status = response.status().as_u16();
+            let body = response.into_body().bytes().await?;
+            text(200, format!("{status} {}", String::from_utf8_lossy(&body)))
+        }
+        Err(e) => text(502, format!("outbound request failed: {e:?}")),
+    }
+}

@@ -1,0 +1,179 @@
+//! An app built with spin-sdk 7 (a WASI 0.3 component exporting `wasi:http/handler@0.3.0`)
+//! through `spinrt up`: routing, `spin-*` headers, bodies streamed both ways, a fresh instance
+//! per request, outbound HTTP under `allowed_outbound_hosts`, traps. containerd runs the same
+//! component in the `routes` app (tests/e2e/containerd.rs).
+
+use std::io::{Read, Write};
+use std::net::{SocketAddr, TcpStream};
+use std::path::Path;
+use std::time::Duration;
+
+use spinrt_tests::bins::Up;
+use spinrt_tests::net::{block_on, blocking_get as get, client};
+use spinrt_tests::{apps, services};
+
+fn start(dir: &Path, upstream_port: u16) -> Up {
+    let port = upstream_port.to_string();
+    Up::try_start(
+        apps::manifest_dir("sdk7"),
+        &["--no-cache"],
+        &[("SPIN_VARIABLE_UPSTREAM_PORT", port.as_str())],
+        &dir.join("up.log"),
+    )
+    .unwrap()
+}
+
+/// Reads from `stream` until what was read contains `needle`; everything read.
+fn read_until(stream: &mut TcpStream, seen: &mut Vec<u8>, needle: &str) {
+    let mut buf = [0; 4096];
+    while !String::from_utf8_lossy(seen).contains(needle) {
+        let n = stream
+            .read(&mut buf)
+            .unwrap_or_else(|e| panic!("waiting for {needle:?}: {e}; read so far: {seen:?}"));
+        assert!(n > 0, "connection closed before {needle:?}: {seen:?}");
+        seen.extend_from_slice(&buf[..n]);
+    }
+}
+
+/// A chunked POST to `/echo` that sends its second chunk only once the first came back: the
+/// guest streams the request body in and the response body out at the same time.
+fn echo_interleaved(addr: SocketAddr) -> String {
+    let mut stream = TcpStream::connect(addr).unwrap();
+    stream
+        .set_read_timeout(Some(Duration::from_secs(20)))
+        .unwrap();
+    let head = "POST /echo HTTP/1.1\r\nHost: test\r\nConnection: close\r\n\
+                Transfer-Encoding: chunked\r\n\r\n";
+    stream.write_all(head.as_bytes()).unwrap();
+    let mut seen = Vec::new();
+    for piece in ["first-piece;", "second-piece;", "third-piece;"] {
+        stream
+            .write_all(format!("{:x}\r\n{piece}\r\n", piece.len()).as_bytes())
+            .unwrap();
+        read_until(&mut stream, &mut seen, piece);
+    }
+    stream.write_all(b"0\r\n\r\n").unwrap();
+    let _ = stream.read_to_end(&mut seen);
+    String::from_utf8_lossy(&seen).into_owned()
+}
+
+#[test]
+fn a_spin_sdk_7_app_is_served() {
+    let dir = tempfile::tempdir().unwrap();
+    let upstream = services::http_echo();
+    let up = start(dir.path(), upstream.port);
+    let addr = up.addr;
+
+    // The spin-* headers reach the guest (it echoes them as x-spin-*).
+    let headers = block_on(async {
+        let res = client()
+            .post(format!("http://{addr}/echo?q=1"))
+            .body("hello")
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(res.status(), 200);
+        let headers = res.headers().clone();
+        assert_eq!(res.text().await.unwrap(), "hello");
+        headers
+    });
+    let header = |name: &str| headers.get(name).map(|v| v.to_str().unwrap().to_string());
+    assert_eq!(header("x-method").as_deref(), Some("POST"));
+    let url = format!("http://{addr}/echo?q=1");
+    assert_eq!(header("x-spin-full-url"), Some(url.clone()));
+    assert_eq!(header("x-uri"), Some(url));
+    assert_eq!(header("x-spin-path-info").as_deref(), Some("/echo"));
+    assert_eq!(header("x-spin-matched-route").as_deref(), Some("/..."));
+    assert_eq!(
+        header("x-spin-client-addr").map(|a| a.starts_with("127.0.0.1:")),
+        Some(true)
+    );
+
+    // Both ways at once: each piece comes back before the next is sent.
+    let raw = echo_interleaved(addr);
+    assert!(raw.starts_with("HTTP/1.1 200"), "{raw}");
+    for piece in ["first-piece;", "second-piece;", "third-piece;"] {
+        assert!(raw.contains(piece), "{raw}");
+    }
+
+    // A large body, in and out.
+    let big = "0123456789abcdef".repeat(256 * 1024);
+    let started = std::time::Instant::now();
+    let body = block_on(async {
+        let res = client()
+            .post(format!("http://{addr}/echo"))
+            .body(big.clone())
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(res.status(), 200);
+        res.text().await.unwrap()
+    });
+    eprintln!("4 MiB echo: {:?}", started.elapsed());
+    assert_eq!(body.len(), big.len());
+    assert!(body == big, "the 4 MiB echo differs");
+
+    let started = std::time::Instant::now();
+    // A body the guest writes from a task it spawned after returning the head.
+    let (status, body) = get(addr, "/count?n=2000");
+    assert_eq!(status, 200);
+    let lines: Vec<&str> = body.lines().collect();
+    assert_eq!(lines.len(), 2000);
+    assert_eq!((lines[0], lines[1999]), ("line 1", "line 2000"));
+    eprintln!("2000 lines: {:?}", started.elapsed());
+
+    // A fresh instance for every request, 16 at a time too: no state carries over.
+    for _ in 0..3 {
+        assert_eq!(get(addr, "/requests"), (200, "1".into()));
+    }
+    let answers = block_on(async {
+        let mut requests = tokio::task::JoinSet::new();
+        for _ in 0..16 {
+            requests.spawn(async move {
+                let res = client()
+                    .get(format!("http://{addr}/requests"))
+                    .send()
+                    .await
+                    .unwrap();
+                (res.status().as_u16(), res.text().await.unwrap())
+            });
+        }
+        requests.join_all().await
+    });
+    assert!(
+        answers.iter().all(|a| *a == (200, "1".to_string())),
+        "{answers:?}"
+    );
+
+    // Outbound HTTP: the allowed upstream answers; any other port is refused by the host.
+    let (status, body) = get(
+        addr,
+        &format!("/outbound?http://127.0.0.1:{}/", upstream.port),
+    );
+    assert_eq!((status, body.as_str()), (200, "200 "));
+    let other = spinrt_tests::net::free_port();
+    let (status, body) = get(addr, &format!("/outbound?http://127.0.0.1:{other}/"));
+    assert_eq!(status, 502, "{body}");
+    assert!(body.contains("HttpRequestDenied"), "{body}");
+
+    // A trap is a 500, and the next request is served.
+    assert_eq!(get(addr, "/panic").0, 500);
+    assert_eq!(get(addr, "/requests"), (200, "1".into()));
+    assert_eq!(get(addr, "/.well-known/spin/health"), (200, "OK".into()));
+
+    let log = std::fs::read_to_string(dir.path().join("up.log")).unwrap();
+    assert!(log.contains("component 'sdk7'"), "{log}");
+    assert!(
+        log.contains("not in allowed_outbound_hosts"),
+        "the refusal is not logged:\n{log}"
+    );
+}
+
+#[test]
+fn sigterm_ends_a_spin_sdk_7_app_gracefully() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut up = start(dir.path(), 1);
+    assert_eq!(get(up.addr, "/requests"), (200, "1".into()));
+    let status = up.terminate();
+    assert!(status.success(), "exited with {status}");
+}
