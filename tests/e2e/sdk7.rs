@@ -1,7 +1,8 @@
 //! An app built with spin-sdk 7 (a WASI 0.3 component exporting `wasi:http/handler@0.3.0`)
 //! through `spinrt up`: routing, `spin-*` headers, bodies streamed both ways, a fresh instance
-//! per request, outbound HTTP under `allowed_outbound_hosts`, traps. containerd runs the same
-//! component in the `routes` app (tests/e2e/containerd.rs).
+//! per request, outbound HTTP under `allowed_outbound_hosts`, traps, and Spin's async
+//! interfaces against real servers. containerd runs the same component in the `routes` app
+//! (tests/e2e/containerd.rs).
 
 use std::io::{Read, Write};
 use std::net::{SocketAddr, TcpStream};
@@ -9,15 +10,20 @@ use std::path::Path;
 use std::time::Duration;
 
 use spinrt_tests::bins::Up;
-use spinrt_tests::net::{block_on, blocking_get as get, client};
+use spinrt_tests::net::{block_on, blocking_get as get, blocking_request as request, client};
 use spinrt_tests::{apps, services};
 
 fn start(dir: &Path, upstream_port: u16) -> Up {
     let port = upstream_port.to_string();
+    start_with(dir, &[("SPIN_VARIABLE_UPSTREAM_PORT", port.as_str())])
+}
+
+fn start_with(dir: &Path, envs: &[(&str, &str)]) -> Up {
+    let state = dir.join("state");
     Up::try_start(
         apps::manifest_dir("sdk7"),
-        &["--no-cache"],
-        &[("SPIN_VARIABLE_UPSTREAM_PORT", port.as_str())],
+        &["--no-cache", "--state-dir", state.to_str().unwrap()],
+        envs,
         &dir.join("up.log"),
     )
     .unwrap()
@@ -176,4 +182,129 @@ fn sigterm_ends_a_spin_sdk_7_app_gracefully() {
     assert_eq!(get(up.addr, "/requests"), (200, "1".into()));
     let status = up.terminate();
     assert!(status.success(), "exited with {status}");
+}
+
+/// Every Spin interface spin-sdk 7 imports, through its async functions: variables@3,
+/// key-value@3 (keys as a stream), sqlite@3.1 (rows as a stream), redis@3, mqtt@3 (a
+/// subscriber of Debian's mosquitto gets the message), postgres@4.2 and mysql@3 (Debian's
+/// PostgreSQL and MariaDB).
+#[test]
+fn a_spin_sdk_7_app_uses_spins_async_interfaces() {
+    use rumqttc::{AsyncClient, Event, MqttOptions, Packet, QoS};
+
+    let dir = tempfile::tempdir().unwrap();
+    let redis = services::redis();
+    let broker = services::mqtt();
+    let pg = services::postgres("spinrt", &[]);
+    let my = services::mariadb("spinrt");
+    let ports = [redis.port, broker.port, pg.port, my.port].map(|p| p.to_string());
+    let up = start_with(
+        dir.path(),
+        &[
+            ("SPIN_VARIABLE_REDIS_PORT", ports[0].as_str()),
+            ("SPIN_VARIABLE_MQTT_PORT", ports[1].as_str()),
+            ("SPIN_VARIABLE_PG_PORT", ports[2].as_str()),
+            ("SPIN_VARIABLE_MYSQL_PORT", ports[3].as_str()),
+        ],
+    );
+    let addr = up.addr;
+
+    assert_eq!(
+        get(addr, "/variable/greeting"),
+        (200, "hello from variables@3".into())
+    );
+    let (status, body) = get(addr, "/variable/nope");
+    assert_eq!(status, 500);
+    assert!(body.contains("Undefined"), "{body}");
+
+    assert_eq!(request(addr, "PUT", "/kv/k1", "v1"), (200, "stored".into()));
+    assert_eq!(request(addr, "PUT", "/kv/k2", "v2"), (200, "stored".into()));
+    assert_eq!(get(addr, "/kv/k1"), (200, "v1".into()));
+    assert_eq!(get(addr, "/kv"), (200, "k1,k2".into()));
+    assert_eq!(
+        request(addr, "DELETE", "/kv/k2", ""),
+        (200, "deleted, exists=false".into())
+    );
+    assert_eq!(get(addr, "/kv/k2").0, 404);
+    assert_eq!(
+        get(addr, "/kv/other/k1"),
+        (500, "Error::AccessDenied".into())
+    );
+
+    assert_eq!(
+        request(addr, "POST", "/sqlite", "a"),
+        (200, "rowid=1 changes=1 notes=a".into())
+    );
+    assert_eq!(
+        request(addr, "POST", "/sqlite", "b"),
+        (200, "rowid=2 changes=1 notes=a,b".into())
+    );
+
+    let redis_url = format!("redis://127.0.0.1:{}", redis.port);
+    assert_eq!(
+        request(addr, "POST", &format!("/redis?{redis_url}"), "x"),
+        (200, "x,1,x,echoed".into())
+    );
+    assert_eq!(
+        request(addr, "POST", &format!("/redis?{redis_url}"), "y"),
+        (200, "y,2,x+y,echoed".into())
+    );
+    let (status, body) = request(addr, "POST", "/redis?redis://127.0.0.1:1", "x");
+    assert_eq!(status, 500);
+    assert!(body.contains("InvalidAddress"), "{body}");
+
+    let mqtt_url = format!("mqtt://127.0.0.1:{}?client_id=spinrt-sdk7", broker.port);
+    let rt = tokio::runtime::Runtime::new().unwrap();
+    let received = rt.block_on(async {
+        let mut options = MqttOptions::new("spinrt-sdk7-test", "127.0.0.1", broker.port);
+        options.set_keep_alive(Duration::from_secs(30));
+        let (client, mut events) = AsyncClient::new(options, 10);
+        client
+            .subscribe("spinrt/sdk7", QoS::AtLeastOnce)
+            .await
+            .unwrap();
+        let wait = async {
+            loop {
+                if let Event::Incoming(Packet::SubAck(_)) = events.poll().await.unwrap() {
+                    break;
+                }
+            }
+            let path = format!("/mqtt?{mqtt_url}");
+            let publish =
+                tokio::task::spawn_blocking(move || request(addr, "POST", &path, "hello p3"));
+            loop {
+                if let Event::Incoming(Packet::Publish(p)) = events.poll().await.unwrap() {
+                    assert_eq!(publish.await.unwrap(), (200, "published".into()));
+                    break p.payload.to_vec();
+                }
+            }
+        };
+        tokio::time::timeout(Duration::from_secs(30), wait)
+            .await
+            .expect("the guest's message never reached the subscriber")
+    });
+    assert_eq!(received, b"hello p3".to_vec());
+
+    let pg_url = format!("postgres://postgres:postgres@127.0.0.1:{}/spinrt", pg.port);
+    assert_eq!(
+        request(addr, "POST", &format!("/pg?{pg_url}"), "rex"),
+        (200, "inserted=1 1:rex".into())
+    );
+    assert_eq!(
+        request(addr, "POST", &format!("/pg?{pg_url}"), "bo"),
+        (200, "inserted=1 1:rex,2:bo".into())
+    );
+    let (status, body) = request(addr, "POST", "/pg?postgres://127.0.0.1:1/x", "x");
+    assert_eq!(status, 500);
+    assert!(body.contains("is not permitted"), "{body}");
+
+    let my_url = format!("mysql://spin:spin@127.0.0.1:{}/spinrt", my.port);
+    assert_eq!(
+        request(addr, "POST", &format!("/mysql?{my_url}"), "rex"),
+        (200, "1:rex".into())
+    );
+    assert_eq!(
+        request(addr, "POST", &format!("/mysql?{my_url}"), "bo"),
+        (200, "1:rex,2:bo".into())
+    );
 }

@@ -15,6 +15,11 @@ wasmtime::component::bindgen!({
         "fermyon:spin/mysql.connection": super::mysql::Connection,
         "fermyon:spin/postgres.connection": super::postgres::Connection,
         "spin:postgres/postgres@3.0.0.connection": super::postgres::Connection,
-        "spin:postgres/postgres@4.0.0.connection": super::postgres::Connection,
+        "spin:postgres/postgres@4.2.0.connection": super::postgres::Connection,
+        "spin:postgres/postgres@4.2.0.connection-builder": super::postgres::ConnectionBuilder,
+        "spin:key-value/key-value.store": super::key_value::Store,
+        "spin:mysql/mysql.connection": super::mysql::Connection,
+        "spin:redis/redis.connection": super::redis::Connection,
+        "spin:mqtt/mqtt.connection": super::mqtt::Connection,
     },
 });

@@ -15,6 +15,7 @@ pub mod postgres;
 pub mod redis;
 pub mod spin1;
 pub mod sqlite;
+mod streams;
 pub mod variables;
 pub mod wasi;
 pub mod wasi_2023_10_18;

@@ -1,6 +1,7 @@
-//! `fermyon:spin/sqlite@2.0.0` and `spin:sqlite/sqlite@3.0.0` (the same interface plus
-//! `last-insert-rowid` and `changes`): databases a component is granted with
-//! `sqlite_databases`. Both versions share one implementation over rusqlite's values.
+//! `fermyon:spin/sqlite@2.0.0` and `spin:sqlite/sqlite@3.1.0` (the same interface plus
+//! `last-insert-rowid` and `changes`, and since 3.1 async variants whose rows come as a
+//! stream, which spin-sdk 7 uses): databases a component is granted with `sqlite_databases`.
+//! Both versions share one implementation over rusqlite's values.
 //!
 //! `default` is a SQLite file under the app's state directory (in memory without one); the
 //! runtime config may place it elsewhere and define other names (`[sqlite_database.NAME]`,
@@ -12,7 +13,9 @@ use std::path::Path;
 use std::sync::{Arc, Mutex};
 
 use rusqlite::types::{Value as SqlValue, ValueRef};
-use wasmtime::component::{HasData, Linker, Resource, ResourceTable};
+use wasmtime::component::{
+    Accessor, FutureReader, HasData, Linker, Resource, ResourceTable, StreamReader,
+};
 
 use super::bindings::fermyon::spin::sqlite as v2;
 use super::bindings::spin::sqlite::sqlite as v3;
@@ -326,5 +329,59 @@ impl v3::HostConnection for SqliteView<'_> {
     async fn drop(&mut self, connection: Resource<Connection>) -> wasmtime::Result<()> {
         self.table.delete(connection)?;
         Ok(())
+    }
+}
+
+/// The async variants (3.1): the same statements, run at once under the database's lock as
+/// the sync ones are; the rows then reach the guest through a stream, and the future says
+/// the stream is complete.
+impl<U> v3::HostConnectionWithStore<U> for Sqlite {
+    async fn open_async(
+        store: &Accessor<U, Self>,
+        database: String,
+    ) -> Result<Resource<Connection>, v3::Error> {
+        store.with(|mut access| Ok(access.get().open(&database)?))
+    }
+
+    async fn execute_async(
+        store: &Accessor<U, Self>,
+        connection: Resource<Connection>,
+        statement: String,
+        parameters: Vec<v3::Value>,
+    ) -> Result<
+        (
+            Vec<String>,
+            StreamReader<v3::RowResult>,
+            FutureReader<Result<(), v3::Error>>,
+        ),
+        v3::Error,
+    > {
+        let parameters = parameters.into_iter().map(Into::into).collect();
+        store.with(|mut access| {
+            let result: v3::QueryResult = access
+                .get()
+                .execute(&connection, &statement, parameters)?
+                .into();
+            let (rows, done) = super::streams::rows_and_done(&mut access, result.rows)
+                .map_err(|e| v3::Error::Io(e.to_string()))?;
+            Ok((result.columns, rows, done))
+        })
+    }
+
+    async fn last_insert_rowid_async(
+        store: &Accessor<U, Self>,
+        connection: Resource<Connection>,
+    ) -> i64 {
+        store.with(|mut access| {
+            access
+                .get()
+                .table
+                .get(&connection)
+                .map_or(0, |c| c.last_insert_rowid)
+        })
+    }
+
+    async fn changes_async(store: &Accessor<U, Self>, connection: Resource<Connection>) -> u64 {
+        store.with(|mut access| access.get().table.get(&connection).map_or(0, |c| c.changes))
     }
 }

@@ -1,5 +1,6 @@
-//! `fermyon:spin/variables@2.0.0` and `wasi:config/store` (draft 2024-09-27, what Spin 3
-//! offers for the same values): application variables, resolved once when the app loads.
+//! `fermyon:spin/variables@2.0.0`, `spin:variables/variables@3.0.0` (its async successor,
+//! spin-sdk 7) and `wasi:config/store` (draft 2024-09-27, what Spin 3 offers for the same
+//! values): application variables, resolved once when the app loads.
 //!
 //! A value comes from the first provider that has it: the environment
 //! (`SPIN_VARIABLE_<NAME>`, what the Spin shim maps pod env to), the runtime config's
@@ -13,9 +14,10 @@ use std::sync::Arc;
 
 use spinrt_app::variables::Template;
 use spinrt_app::{App, Component};
-use wasmtime::component::{HasData, Linker};
+use wasmtime::component::{Accessor, HasData, Linker};
 
 use super::bindings::fermyon::spin::variables;
+use super::bindings::spin::variables::variables as variables3;
 use super::bindings::wasi::config::store as wasi_config;
 use crate::runtime_config::VariablesProvider;
 use crate::{EngineError, InstanceState};
@@ -116,6 +118,7 @@ pub(crate) fn view(s: &mut InstanceState) -> &mut ComponentVariables {
 
 pub fn add_to_linker(linker: &mut Linker<InstanceState>) -> wasmtime::Result<()> {
     variables::add_to_linker::<_, Variables>(linker, view)?;
+    variables3::add_to_linker::<_, Variables>(linker, view)?;
     wasi_config::add_to_linker::<_, Variables>(linker, view)
 }
 
@@ -125,15 +128,41 @@ impl HasData for Variables {
     type Data<'a> = &'a mut ComponentVariables;
 }
 
+/// Why a variable has no value; both Spin versions' errors say it the same way.
+enum NoValue {
+    InvalidName(String),
+    Undefined(String),
+}
+
+impl ComponentVariables {
+    fn value(&self, name: &str) -> Result<String, NoValue> {
+        spinrt_app::variables::validate_name(name).map_err(NoValue::InvalidName)?;
+        self.0
+            .get(name)
+            .cloned()
+            .ok_or_else(|| NoValue::Undefined(format!("no variable named '{name}'")))
+    }
+}
+
 impl variables::Host for ComponentVariables {
     async fn get(&mut self, name: String) -> Result<String, variables::Error> {
-        spinrt_app::variables::validate_name(&name).map_err(variables::Error::InvalidName)?;
-        self.0
-            .get(&name)
-            .cloned()
-            .ok_or(variables::Error::Undefined(format!(
-                "no variable named '{name}'"
-            )))
+        self.value(&name).map_err(|e| match e {
+            NoValue::InvalidName(why) => variables::Error::InvalidName(why),
+            NoValue::Undefined(why) => variables::Error::Undefined(why),
+        })
+    }
+}
+
+impl variables3::Host for ComponentVariables {}
+
+impl<U> variables3::HostWithStore<U> for Variables {
+    async fn get(store: &Accessor<U, Self>, name: String) -> Result<String, variables3::Error> {
+        store.with(|mut access| {
+            access.get().value(&name).map_err(|e| match e {
+                NoValue::InvalidName(why) => variables3::Error::InvalidName(why),
+                NoValue::Undefined(why) => variables3::Error::Undefined(why),
+            })
+        })
     }
 }
 

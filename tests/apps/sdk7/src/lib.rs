@@ -12,6 +12,9 @@
 //!   when every request gets a fresh instance.
 //! - `GET /outbound?URL`: fetches URL (the query string) and answers its status and body.
 //! - `GET /panic`: the guest panics (traps).
+//! - Spin's async interfaces: see [`apis`].
+mod apis;
+
 use futures::{SinkExt, StreamExt};
 use spin_sdk::http::body::{stream, IncomingBodyExt};
 use spin_sdk::http::{box_body, BoxBody, Request, Response};
@@ -31,6 +34,12 @@ async fn handle(req: Request) -> anyhow::Result<Response<BoxBody>> {
         .unwrap_or(req.uri().path())
         .to_string();
     let query = req.uri().query().unwrap_or("").to_string();
+    if apis::ROUTES.contains(&path.trim_start_matches('/').split('/').next().unwrap_or("")) {
+        return match api(req, &path, &query).await? {
+            Ok((status, body)) => text(status, body),
+            Err(e) => text(500, e),
+        };
+    }
     match path.as_str() {
         "/echo" => echo(req),
         "/count" => count(&query),
@@ -39,6 +48,29 @@ async fn handle(req: Request) -> anyhow::Result<Response<BoxBody>> {
         "/panic" => panic!("the guest panics, as asked"),
         _ => text(404, format!("no route {path}")),
     }
+}
+
+async fn api(req: Request, path: &str, query: &str) -> anyhow::Result<apis::Answer> {
+    let method = req.method().as_str().to_string();
+    let parts: Vec<&str> = path.trim_start_matches('/').split('/').collect();
+    Ok(match parts.as_slice() {
+        ["variable", name] => apis::variable(name).await,
+        ["kv", key @ ..] => apis::kv(&method, key, body(req).await?).await,
+        ["sqlite"] => apis::sqlite(text_body(req).await?).await,
+        ["redis"] => apis::redis(query, text_body(req).await?).await,
+        ["mqtt"] => apis::mqtt(query, body(req).await?).await,
+        ["pg"] => apis::pg(query, text_body(req).await?).await,
+        ["mysql"] => apis::mysql(query, text_body(req).await?).await,
+        _ => Ok((404, format!("no route {path}"))),
+    })
+}
+
+async fn body(req: Request) -> anyhow::Result<Vec<u8>> {
+    Ok(req.into_body().bytes().await?.to_vec())
+}
+
+async fn text_body(req: Request) -> anyhow::Result<String> {
+    Ok(String::from_utf8(body(req).await?)?)
 }
 
 fn text(status: u16, body: String) -> anyhow::Result<Response<BoxBody>> {

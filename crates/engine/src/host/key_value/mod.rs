@@ -1,5 +1,6 @@
-//! `fermyon:spin/key-value@2.0.0` (and `wasi:keyvalue`, see [`wasi_keyvalue`]): labelled
-//! stores a component is granted with `key_value_stores`.
+//! `fermyon:spin/key-value@2.0.0`, `spin:key-value/key-value@3.0.0` (its async successor,
+//! spin-sdk 7) and `wasi:keyvalue` (see [`wasi_keyvalue`]): labelled stores a component is
+//! granted with `key_value_stores`.
 //!
 //! `default` is a table in a SQLite file under the app's state directory (in memory when there
 //! is no state directory); the runtime config may place it elsewhere and define other labels
@@ -7,6 +8,7 @@
 //! shared by all instances. A label the component was not granted is `access-denied`, as in
 //! Spin; a granted label that is not defined is a load error.
 
+mod v3;
 mod wasi_keyvalue;
 
 pub use wasi_keyvalue::Cas;
@@ -329,6 +331,7 @@ pub(crate) fn view(s: &mut InstanceState) -> KeyValueView<'_> {
 
 pub fn add_to_linker(linker: &mut Linker<InstanceState>) -> wasmtime::Result<()> {
     key_value::add_to_linker::<_, KeyValue>(linker, view)?;
+    v3::add_to_linker(linker)?;
     bindings::wasi::keyvalue::store::add_to_linker::<_, KeyValue>(linker, view)?;
     bindings::wasi::keyvalue::batch::add_to_linker::<_, KeyValue>(linker, view)?;
     bindings::wasi::keyvalue::atomics::add_to_linker::<_, KeyValue>(linker, view)

@@ -11,7 +11,7 @@ use super::{Connection, Postgres, PostgresView};
 use crate::InstanceState;
 use crate::host::bindings::fermyon::spin::postgres as v2;
 use crate::host::bindings::fermyon::spin::rdbms_types as rdbms;
-use crate::host::bindings::spin::postgres4_0_0::postgres as v4;
+use crate::host::bindings::spin::postgres4_2_0::postgres as v4;
 
 pub fn add_to_linker(linker: &mut Linker<InstanceState>) -> wasmtime::Result<()> {
     v2::add_to_linker::<_, Postgres>(linker, super::view)

@@ -10,7 +10,7 @@ use wasmtime::component::{Linker, Resource};
 use super::{Connection, Postgres, PostgresView};
 use crate::InstanceState;
 use crate::host::bindings::spin::postgres3_0_0::postgres as v3;
-use crate::host::bindings::spin::postgres4_0_0::postgres as v4;
+use crate::host::bindings::spin::postgres4_2_0::postgres as v4;
 
 pub fn add_to_linker(linker: &mut Linker<InstanceState>) -> wasmtime::Result<()> {
     v3::add_to_linker::<_, Postgres>(linker, super::view)

@@ -8,7 +8,7 @@ use rust_decimal::Decimal;
 use tokio_postgres::Row;
 use tokio_postgres::types::{FromSql, IsNull, Kind, ToSql, Type, to_sql_checked};
 
-use super::super::bindings::spin::postgres4_0_0::postgres::{
+use super::super::bindings::spin::postgres4_2_0::postgres::{
     DbDataType, DbValue, Error, Interval, ParameterValue, RangeBoundKind,
 };
 

@@ -1,8 +1,13 @@
-//! `fermyon:spin/mysql@2.0.0`: outbound MySQL/MariaDB (`mysql_async`), to servers
+//! `fermyon:spin/mysql@2.0.0` and `spin:mysql/mysql@3.0.0` (its async successor, spin-sdk 7,
+//! see [`v3`]): outbound MySQL/MariaDB (`mysql_async`), to servers
 //! `allowed_outbound_hosts` permits (`mysql://host:port`). Statements run as prepared
 //! statements with positional `?` parameters; column types map to the interface's
 //! `db-data-type` as in Spin (signedness from the column flags, binary vs text from the
 //! character set), anything else is `other` with `unsupported` values.
+
+mod v3;
+
+use std::sync::Arc;
 
 use mysql_async::consts::{ColumnFlags, ColumnType};
 use mysql_async::prelude::Queryable;
@@ -19,8 +24,9 @@ use crate::InstanceState;
 /// MySQL's character set number for binary data (BINARY, VARBINARY, BLOB).
 const BINARY_CHARSET: u16 = 63;
 
-/// An open connection, as the guest holds it.
-pub struct Connection(Conn);
+/// An open connection, as the guest holds it; shared so an async call can use it while the
+/// guest's resource table is free for other calls.
+pub struct Connection(Arc<tokio::sync::Mutex<Conn>>);
 
 pub(crate) fn view(s: &mut InstanceState) -> MySqlView<'_> {
     let (host, table) = s.host_and_table();
@@ -32,7 +38,8 @@ pub(crate) fn view(s: &mut InstanceState) -> MySqlView<'_> {
 
 pub fn add_to_linker(linker: &mut Linker<InstanceState>) -> wasmtime::Result<()> {
     mysql::add_to_linker::<_, MySql>(linker, view)?;
-    rdbms_types::add_to_linker::<_, MySql>(linker, view)
+    rdbms_types::add_to_linker::<_, MySql>(linker, view)?;
+    v3::add_to_linker(linker)
 }
 
 pub(crate) struct MySql;
@@ -42,17 +49,86 @@ impl HasData for MySql {
 }
 
 pub struct MySqlView<'a> {
-    policy: &'a OutboundPolicy,
+    policy: &'a Arc<OutboundPolicy>,
     table: &'a mut ResourceTable,
 }
 
 impl MySqlView<'_> {
-    fn conn(&mut self, c: &Resource<Connection>) -> Result<&mut Conn, Error> {
+    fn conn(&self, c: &Resource<Connection>) -> Result<Arc<tokio::sync::Mutex<Conn>>, Error> {
         self.table
-            .get_mut(c)
-            .map(|c| &mut c.0)
+            .get(c)
+            .map(|c| c.0.clone())
             .map_err(|e| Error::Other(e.to_string()))
     }
+
+    fn push(&mut self, connection: Connection) -> Result<Resource<Connection>, Error> {
+        self.table
+            .push(connection)
+            .map_err(|e| Error::Other(e.to_string()))
+    }
+}
+
+/// Connects to `address` if the component may reach it.
+async fn connect(policy: &OutboundPolicy, address: &str) -> Result<Connection, Error> {
+    let opts = Opts::from_url(address)
+        .map_err(|e| Error::ConnectionFailed(format!("invalid address: {e}")))?;
+    let (host, port) = (opts.ip_or_hostname().to_string(), opts.tcp_port());
+    if !policy.allows("mysql", &host, Some(port)) {
+        return Err(Error::ConnectionFailed(format!(
+            "address mysql://{host}:{port} is not permitted"
+        )));
+    }
+    let conn = Conn::new(opts)
+        .await
+        .map_err(|e| Error::ConnectionFailed(e.to_string()))?;
+    Ok(Connection(Arc::new(tokio::sync::Mutex::new(conn))))
+}
+
+async fn query(
+    conn: &tokio::sync::Mutex<Conn>,
+    statement: String,
+    params: Vec<ParameterValue>,
+) -> Result<RowSet, Error> {
+    let mut conn = conn.lock().await;
+    let mut result = conn
+        .exec_iter(statement, parameters(params))
+        .await
+        .map_err(|e| Error::QueryFailed(e.to_string()))?;
+    let my_columns = result.columns().unwrap_or_else(|| Vec::new().into());
+    let rows: Vec<mysql_async::Row> = result
+        .collect()
+        .await
+        .map_err(|e| Error::QueryFailed(e.to_string()))?;
+    let columns = my_columns
+        .iter()
+        .map(|c| Column {
+            name: c.name_str().into_owned(),
+            data_type: data_type(c),
+        })
+        .collect::<Vec<_>>();
+    let rows = rows
+        .into_iter()
+        .map(|row| {
+            row.unwrap()
+                .into_iter()
+                .zip(&columns)
+                .map(|(value, column)| db_value(value, column))
+                .collect::<Result<Vec<_>, _>>()
+        })
+        .collect::<Result<_, _>>()?;
+    Ok(RowSet { columns, rows })
+}
+
+async fn execute(
+    conn: &tokio::sync::Mutex<Conn>,
+    statement: String,
+    params: Vec<ParameterValue>,
+) -> Result<(), Error> {
+    conn.lock()
+        .await
+        .exec_drop(statement, parameters(params))
+        .await
+        .map_err(|e| Error::QueryFailed(e.to_string()))
 }
 
 impl rdbms_types::Host for MySqlView<'_> {}
@@ -60,20 +136,8 @@ impl mysql::Host for MySqlView<'_> {}
 
 impl mysql::HostConnection for MySqlView<'_> {
     async fn open(&mut self, address: String) -> Result<Resource<Connection>, Error> {
-        let opts = Opts::from_url(&address)
-            .map_err(|e| Error::ConnectionFailed(format!("invalid address: {e}")))?;
-        let (host, port) = (opts.ip_or_hostname().to_string(), opts.tcp_port());
-        if !self.policy.allows("mysql", &host, Some(port)) {
-            return Err(Error::ConnectionFailed(format!(
-                "address mysql://{host}:{port} is not permitted"
-            )));
-        }
-        let conn = Conn::new(opts)
-            .await
-            .map_err(|e| Error::ConnectionFailed(e.to_string()))?;
-        self.table
-            .push(Connection(conn))
-            .map_err(|e| Error::Other(e.to_string()))
+        let connection = connect(self.policy, &address).await?;
+        self.push(connection)
     }
 
     async fn query(
@@ -83,33 +147,7 @@ impl mysql::HostConnection for MySqlView<'_> {
         params: Vec<ParameterValue>,
     ) -> Result<RowSet, Error> {
         let conn = self.conn(&c)?;
-        let mut result = conn
-            .exec_iter(statement, parameters(params))
-            .await
-            .map_err(|e| Error::QueryFailed(e.to_string()))?;
-        let my_columns = result.columns().unwrap_or_else(|| Vec::new().into());
-        let rows: Vec<mysql_async::Row> = result
-            .collect()
-            .await
-            .map_err(|e| Error::QueryFailed(e.to_string()))?;
-        let columns = my_columns
-            .iter()
-            .map(|c| Column {
-                name: c.name_str().into_owned(),
-                data_type: data_type(c),
-            })
-            .collect::<Vec<_>>();
-        let rows = rows
-            .into_iter()
-            .map(|row| {
-                row.unwrap()
-                    .into_iter()
-                    .zip(&columns)
-                    .map(|(value, column)| db_value(value, column))
-                    .collect::<Result<Vec<_>, _>>()
-            })
-            .collect::<Result<_, _>>()?;
-        Ok(RowSet { columns, rows })
+        query(&conn, statement, params).await
     }
 
     async fn execute(
@@ -118,10 +156,8 @@ impl mysql::HostConnection for MySqlView<'_> {
         statement: String,
         params: Vec<ParameterValue>,
     ) -> Result<(), Error> {
-        self.conn(&c)?
-            .exec_drop(statement, parameters(params))
-            .await
-            .map_err(|e| Error::QueryFailed(e.to_string()))
+        let conn = self.conn(&c)?;
+        execute(&conn, statement, params).await
     }
 
     async fn drop(&mut self, c: Resource<Connection>) -> wasmtime::Result<()> {
