@@ -1,8 +1,10 @@
 //! `make bench-compare`: one table, measured in one run on this machine, of our Spin runtime
 //! against what users would otherwise run. Writes its section of `benches/RESULTS.md`.
 //!
-//! - throughput and latency of the same hello `wasi:http` component under `spinrt up` and
-//!   `wasmtime serve`, and of a native hyper server; `wrk`, fixed connections and duration;
+//! - throughput and latency of the same echo component under `spinrt up` and `wasmtime serve`
+//!   at its best setting (pooling allocator with memory kept resident, as we run; instances
+//!   reused for WASI 0.3, its default there), as a WASI 0.2 (spin-sdk 3) and a WASI 0.3
+//!   (spin-sdk 7) build, and of a native hyper server; `wrk`, fixed connections and duration;
 //! - `ctr run` to first HTTP 200: our shim (warm and cold precompile cache) against runc
 //!   running busybox's httpd;
 //! - resident memory of one idle shim task, and of 50 tasks at once.
@@ -96,26 +98,50 @@ fn spawn_listening(mut cmd: Command, tail: &[&std::ffi::OsStr]) -> (Killed, Sock
     (Killed(child), addr)
 }
 
+/// `wasmtime serve` as fast as it goes for us: the pooling allocator keeping as much memory
+/// resident as ours does (its default is neither).
+const WASMTIME_TUNED: &str =
+    "pooling-allocator=y,pooling-memory-keep-resident=16777216,pooling-table-keep-resident=1048576";
+
 fn throughput(dir: &Path) -> Vec<(String, Option<Load>)> {
     let mut rows = Vec::new();
-    let args = ["--cache-dir", dir.join("cache").to_str().unwrap()].map(str::to_string);
-    let args: Vec<&str> = args.iter().map(String::as_str).collect();
-    let ours = Up::start(apps::manifest_dir("hello"), &args, &dir.join("up.log"));
-    assert_eq!(net::blocking_get(ours.addr, "/").0, 200);
-    rows.push(("spinrt up (this project)".into(), Some(load(ours.addr))));
-    drop(ours);
-
     let wasmtime = repo().join(WASMTIME);
-    rows.push((
-        "wasmtime serve 48.0.8".into(),
-        wasmtime.is_file().then(|| {
-            let mut cmd = Command::new(&wasmtime);
-            cmd.args(["serve", "-S", "cli", "--addr"]);
-            let hello = apps::wasm("wasm32-wasip2", "hello");
-            let (_server, addr) = spawn_listening(cmd, &[hello.as_os_str()]);
-            load(addr)
-        }),
-    ));
+    // The same echo, built for WASI 0.2 (spin-sdk 3) and WASI 0.3 (spin-sdk 7).
+    for (app, wasi, wasmtime_flags) in [
+        ("echo", "0.2", &[][..]),
+        (
+            "echo7",
+            "0.3",
+            &["-W", "component-model-async=y", "-S", "p3=y"][..],
+        ),
+    ] {
+        let args = ["--cache-dir", dir.join("cache").to_str().unwrap()].map(str::to_string);
+        let args: Vec<&str> = args.iter().map(String::as_str).collect();
+        let ours = Up::start(
+            apps::manifest_dir(app),
+            &args,
+            &dir.join(format!("{app}.log")),
+        );
+        assert_eq!(net::blocking_get(ours.addr, "/").0, 200);
+        rows.push((
+            format!("`{app}` (WASI {wasi}), spinrt up (this project)"),
+            Some(load(ours.addr)),
+        ));
+        drop(ours);
+
+        rows.push((
+            format!("`{app}` (WASI {wasi}), wasmtime serve 48.0.8 `-O {WASMTIME_TUNED}`"),
+            wasmtime.is_file().then(|| {
+                let mut cmd = Command::new(&wasmtime);
+                cmd.args(["serve", "-S", "cli", "-O", WASMTIME_TUNED])
+                    .args(wasmtime_flags)
+                    .arg("--addr");
+                let wasm = apps::wasm("wasm32-wasip2", app);
+                let (_server, addr) = spawn_listening(cmd, &[wasm.as_os_str()]);
+                load(addr)
+            }),
+        ));
+    }
 
     let native = spinrt_tests::bins::bin("native-hello");
     let (server, addr) = spawn_listening(Command::new(native), &[]);
@@ -273,7 +299,7 @@ fn main() {
         spinrt_tests::report::machine()
     );
     report.push_str(&format!(
-        "## Hello `wasi:http` component: `wrk -t2 -c{CONNECTIONS} -d{DURATION_SECS}s` on loopback\n\n\
+        "## An echo component: `wrk -t2 -c{CONNECTIONS} -d{DURATION_SECS}s` on loopback\n\n\
          | server | requests/s | p50 ms | p99 ms |\n|---|---:|---:|---:|\n"
     ));
     let rows = throughput(dir.path());

@@ -175,6 +175,37 @@ fn a_spin_sdk_7_app_is_served() {
     );
 }
 
+/// A 0.3 guest computing without end yields at every epoch tick like a 0.2 one: with more busy
+/// guests than the server has threads, other requests are still answered at once. A guest
+/// growing past the memory limit gets a 500 and the server goes on.
+#[test]
+fn busy_and_greedy_spin_sdk_7_guests_do_not_hold_up_others() {
+    let dir = tempfile::tempdir().unwrap();
+    let up = start(dir.path(), 1);
+    let addr = up.addr;
+    let busy: Vec<_> = (0..4)
+        .map(|_| std::thread::spawn(move || get(addr, "/busy?ms=3000")))
+        .collect();
+    std::thread::sleep(Duration::from_millis(300));
+    for _ in 0..5 {
+        let started = std::time::Instant::now();
+        assert_eq!(get(addr, "/requests"), (200, "1".into()));
+        assert!(
+            started.elapsed() < Duration::from_millis(1000),
+            "a request took {:?} beside busy guests",
+            started.elapsed()
+        );
+    }
+    for guest in busy {
+        assert_eq!(guest.join().unwrap(), (200, "busy 3000 ms".into()));
+    }
+
+    assert_eq!(get(addr, "/grow?mb=16"), (200, "grew 16 MiB".into()));
+    // The default limit is 256 MiB per instance.
+    assert_eq!(get(addr, "/grow?mb=300").0, 500);
+    assert_eq!(get(addr, "/requests"), (200, "1".into()));
+}
+
 #[test]
 fn sigterm_ends_a_spin_sdk_7_app_gracefully() {
     let dir = tempfile::tempdir().unwrap();
@@ -307,4 +338,42 @@ fn a_spin_sdk_7_app_uses_spins_async_interfaces() {
         request(addr, "POST", &format!("/mysql?{my_url}"), "bo"),
         (200, "1:rex,2:bo".into())
     );
+}
+
+/// The echo app built on spin-sdk 3 (WASI 0.2) and on spin-sdk 7 (WASI 0.3) answers the same
+/// request the same way: both see the same `spin-*` headers, method and body.
+#[test]
+fn the_echo_app_answers_alike_on_wasi_0_2_and_0_3() {
+    let dir = tempfile::tempdir().unwrap();
+    let answers: Vec<String> = ["echo", "echo7"]
+        .iter()
+        .map(|app| {
+            let up = Up::start(
+                apps::manifest_dir(app),
+                &["--no-cache"],
+                &dir.path().join(format!("{app}.log")),
+            );
+            let (status, body) = request(up.addr, "POST", "/a/b?x=1", "hi there");
+            assert_eq!(status, 200, "{app}: {body}");
+            // The only differences allowed: where each server listened, the client port, and
+            // how the method is printed (spin-sdk 3's enum `Method::Post`, http's `POST`).
+            let method = body.lines().find(|l| l.starts_with("method: "));
+            assert!(
+                method.is_some_and(|m| m.to_lowercase().ends_with("post")),
+                "{app}: {body}"
+            );
+            body.replace(&up.addr.to_string(), "ADDR")
+                .lines()
+                .filter(|l| !l.starts_with("spin-client-addr") && !l.starts_with("method: "))
+                .collect::<Vec<_>>()
+                .join("\n")
+        })
+        .collect();
+    assert!(
+        answers[0].contains("spin-full-url: http://ADDR/a/b?x=1"),
+        "{}",
+        answers[0]
+    );
+    assert!(answers[0].contains("body: hi there"), "{}", answers[0]);
+    assert_eq!(answers[0], answers[1]);
 }

@@ -12,6 +12,9 @@
 //!   when every request gets a fresh instance.
 //! - `GET /outbound?URL`: fetches URL (the query string) and answers its status and body.
 //! - `GET /panic`: the guest panics (traps).
+//! - `GET /busy?ms=N`: computes for N ms (reading the clock once a million rounds), then
+//!   answers `busy N ms`.
+//! - `GET /grow?mb=N`: allocates and touches N MiB, then answers `grew N MiB`.
 //! - Spin's async interfaces: see [`apis`].
 mod apis;
 
@@ -46,6 +49,8 @@ async fn handle(req: Request) -> anyhow::Result<Response<BoxBody>> {
         "/requests" => text(200, served.to_string()),
         "/outbound" => outbound(&query).await,
         "/panic" => panic!("the guest panics, as asked"),
+        "/busy" => busy(number(&query, "ms=")),
+        "/grow" => grow(number(&query, "mb=")),
         _ => text(404, format!("no route {path}")),
     }
 }
@@ -98,6 +103,35 @@ fn echo(req: Request) -> anyhow::Result<Response<BoxBody>> {
         }
     });
     Ok(response.body(box_body(body))?)
+}
+
+fn number(query: &str, key: &str) -> u64 {
+    query
+        .strip_prefix(key)
+        .and_then(|n| n.parse().ok())
+        .unwrap_or(0)
+}
+
+fn busy(ms: u64) -> anyhow::Result<Response<BoxBody>> {
+    let start = std::time::Instant::now();
+    let mut x = 0u64;
+    while start.elapsed().as_millis() < ms as u128 {
+        for _ in 0..1_000_000 {
+            x = std::hint::black_box(x.wrapping_mul(6364136223846793005).wrapping_add(1));
+        }
+    }
+    text(200, format!("busy {ms} ms"))
+}
+
+fn grow(mb: u64) -> anyhow::Result<Response<BoxBody>> {
+    let mut memory = vec![0u8; (mb as usize) << 20];
+    for page in memory.chunks_mut(4096) {
+        page[0] = 1;
+    }
+    text(
+        200,
+        format!("grew {} MiB", std::hint::black_box(memory).len() >> 20),
+    )
 }
 
 fn count(query: &str) -> anyhow::Result<Response<BoxBody>> {
