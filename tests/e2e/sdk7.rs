@@ -206,13 +206,17 @@ fn busy_and_greedy_spin_sdk_7_guests_do_not_hold_up_others() {
     assert_eq!(get(addr, "/requests"), (200, "1".into()));
 }
 
+/// SIGTERM lets a 0.3 guest's request in flight finish, then the process exits 0.
 #[test]
-fn sigterm_ends_a_spin_sdk_7_app_gracefully() {
+fn sigterm_lets_a_spin_sdk_7_request_in_flight_finish() {
     let dir = tempfile::tempdir().unwrap();
     let mut up = start(dir.path(), 1);
-    assert_eq!(get(up.addr, "/requests"), (200, "1".into()));
+    let addr = up.addr;
+    let in_flight = std::thread::spawn(move || get(addr, "/busy?ms=1500"));
+    std::thread::sleep(Duration::from_millis(400));
     let status = up.terminate();
     assert!(status.success(), "exited with {status}");
+    assert_eq!(in_flight.join().unwrap(), (200, "busy 1500 ms".into()));
 }
 
 /// Every Spin interface spin-sdk 7 imports, through its async functions: variables@3,
