@@ -53,10 +53,12 @@ impl Executor {
     }
 }
 
-/// A guest's task, aborted if dropped: a request whose caller went away stops its guest.
-struct AbortOnDrop(Option<tokio::task::JoinHandle<wasmtime::Result<()>>>);
+/// The task a guest runs in for one request. If it is dropped before the guest answers (the
+/// connection went away, the server is shutting down), the guest is stopped too instead of
+/// running on unseen.
+struct GuestTask(Option<tokio::task::JoinHandle<wasmtime::Result<()>>>);
 
-impl AbortOnDrop {
+impl GuestTask {
     fn new(task: tokio::task::JoinHandle<wasmtime::Result<()>>) -> Self {
         Self(Some(task))
     }
@@ -65,29 +67,45 @@ impl AbortOnDrop {
         self.0.take().expect("armed until disarmed")
     }
 
-    /// Lets the task run on (it streams a body whose head was sent); `log` gets its failure.
-    fn detach(self, log: impl FnOnce(String) + Send + 'static) {
-        let task = self.disarm();
-        tokio::spawn(async move {
-            match task.await {
-                Ok(Ok(())) => {}
-                Ok(Err(e)) => log(format!("{e:?}")),
-                Err(e) => log(format!("panicked: {e}")),
+    /// The response the guest sends on `response`; after its head the task runs on (it may
+    /// stream the body), its failure logged. An error the guest answers with instead is
+    /// `refused: ERROR`; no answer at all is how the task ended.
+    async fn response<B, E: std::fmt::Debug>(
+        self,
+        response: tokio::sync::oneshot::Receiver<Result<hyper::Response<B>, E>>,
+        id: &str,
+        refused: &str,
+    ) -> Result<hyper::Response<B>, GuestError> {
+        match response.await {
+            Ok(Ok(response)) => {
+                let task = self.disarm();
+                let id = id.to_string();
+                tokio::spawn(async move {
+                    let failure = match task.await {
+                        Ok(Ok(())) => return,
+                        Ok(Err(e)) => format!("{e:?}"),
+                        Err(e) => format!("panicked: {e}"),
+                    };
+                    log::error!(
+                        "component '{id}' failed after sending the response head: {failure}"
+                    );
+                });
+                Ok(response)
             }
-        });
-    }
-
-    /// How the task ended, for a guest that gave no response.
-    async fn outcome(self) -> String {
-        match self.disarm().await {
-            Ok(Ok(())) => "returned without setting a response".to_string(),
-            Ok(Err(e)) => format!("failed: {e:?}"),
-            Err(e) => format!("panicked: {e}"),
+            Ok(Err(e)) => Err(GuestError(format!("component '{id}' {refused}: {e:?}"))),
+            Err(_) => {
+                let why = match self.disarm().await {
+                    Ok(Ok(())) => "returned without setting a response".to_string(),
+                    Ok(Err(e)) => format!("failed: {e:?}"),
+                    Err(e) => format!("panicked: {e}"),
+                };
+                Err(GuestError(format!("component '{id}' {why}")))
+            }
         }
     }
 }
 
-impl Drop for AbortOnDrop {
+impl Drop for GuestTask {
     fn drop(&mut self) {
         if let Some(task) = self.0.take() {
             task.abort();

@@ -10,7 +10,7 @@ use spinrt_engine::wasmtime_wasi_http::p2::bindings::http::types::Scheme;
 use spinrt_engine::wasmtime_wasi_http::p2::body::HyperOutgoingBody;
 use spinrt_engine::{InstanceState, LoadedComponent};
 
-use super::{AbortOnDrop, GuestError};
+use super::{GuestError, GuestTask};
 
 pub struct WasiHttpExecutor {
     handler: Handler,
@@ -46,7 +46,7 @@ impl WasiHttpExecutor {
         B: hyper::body::Body<Data = bytes::Bytes> + Send + 'static,
         B::Error: Into<spinrt_engine::wasmtime_wasi_http::Error>,
     {
-        let id = component.id().to_string();
+        let id = component.id();
         let mut store = component
             .new_store()
             .map_err(|e| GuestError(e.to_string()))?;
@@ -82,23 +82,8 @@ impl WasiHttpExecutor {
                 }
             }
         });
-        // If this future is dropped before the guest answers (the connection went away, the
-        // server is shutting down), the guest is stopped too instead of running on unseen.
-        let guard = AbortOnDrop::new(task);
-        match receiver.await {
-            Ok(Ok(response)) => {
-                guard.detach(move |e| {
-                    log::error!("component '{id}' failed after sending the response head: {e}")
-                });
-                Ok(response)
-            }
-            Ok(Err(code)) => Err(GuestError(format!(
-                "component '{id}' set an error response: {code:?}"
-            ))),
-            Err(_) => Err(GuestError(format!(
-                "component '{id}' {}",
-                guard.outcome().await
-            ))),
-        }
+        GuestTask::new(task)
+            .response(receiver, id, "set an error response")
+            .await
     }
 }

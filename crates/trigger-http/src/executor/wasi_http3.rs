@@ -22,7 +22,7 @@ use spinrt_engine::wasmtime_wasi_http::p3::bindings::ServicePre;
 use spinrt_engine::{InstanceState, LoadedComponent};
 use tokio::sync::oneshot;
 
-use super::{AbortOnDrop, GuestError};
+use super::{GuestError, GuestTask};
 
 pub struct WasiHttp3Executor {
     pre: ServicePre<InstanceState>,
@@ -45,7 +45,7 @@ impl WasiHttp3Executor {
         B: hyper::body::Body<Data = bytes::Bytes> + Send + 'static,
         B::Error: Into<spinrt_engine::wasmtime_wasi_http::Error>,
     {
-        let id = component.id().to_string();
+        let id = component.id();
         let mut store = component
             .new_store()
             .map_err(|e| GuestError(e.to_string()))?;
@@ -78,24 +78,9 @@ impl WasiHttp3Executor {
                 })
                 .await?
         });
-        // If this future is dropped before the guest answers (the connection went away, the
-        // server is shutting down), the guest is stopped too instead of running on unseen.
-        let guard = AbortOnDrop::new(task);
-        match response_rx.await {
-            Ok(Ok(response)) => {
-                guard.detach(move |e| {
-                    log::error!("component '{id}' failed after sending the response head: {e}")
-                });
-                Ok(response)
-            }
-            Ok(Err(code)) => Err(GuestError(format!(
-                "component '{id}' returned an error instead of a response: {code:?}"
-            ))),
-            Err(_) => Err(GuestError(format!(
-                "component '{id}' {}",
-                guard.outcome().await
-            ))),
-        }
+        GuestTask::new(task)
+            .response(response_rx, id, "returned an error instead of a response")
+            .await
     }
 }
 
