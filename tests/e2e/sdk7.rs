@@ -162,8 +162,10 @@ fn a_spin_sdk_7_app_is_served() {
     assert_eq!(status, 502, "{body}");
     assert!(body.contains("HttpRequestDenied"), "{body}");
 
-    // A trap is a 500, and the next request is served.
+    // A trap is a 500, and so is an error code instead of a response; the next request is
+    // served.
     assert_eq!(get(addr, "/panic").0, 500);
+    assert_eq!(get(addr, "/fail").0, 500);
     assert_eq!(get(addr, "/requests"), (200, "1".into()));
     assert_eq!(get(addr, "/.well-known/spin/health"), (200, "OK".into()));
 
@@ -172,6 +174,10 @@ fn a_spin_sdk_7_app_is_served() {
     assert!(
         log.contains("not in allowed_outbound_hosts"),
         "the refusal is not logged:\n{log}"
+    );
+    assert!(
+        log.contains("returned an error instead of a response") && log.contains("failing as asked"),
+        "the guest's error is not logged:\n{log}"
     );
 }
 

@@ -52,26 +52,31 @@ impl WasiHttp3Executor {
         let (request, request_io) = GuestRequest::from_http(store.data_mut().http().hooks, req);
         let pre = self.pre.clone();
         let (response_tx, response_rx) = oneshot::channel();
-        let (body_done_tx, body_done_rx) = oneshot::channel::<()>();
         let task = tokio::spawn(async move {
             let service = pre.instantiate_async(&mut store).await?;
             store
                 .run_concurrent(async move |accessor| {
-                    let response = match service.handle(accessor, request).await? {
-                        Ok(response) => Ok(accessor
-                            .with(|store| response.into_http(store, request_io))?
-                            .map(|body| {
+                    match service.handle(accessor, request).await? {
+                        Ok(response) => {
+                            let response =
+                                accessor.with(|store| response.into_http(store, request_io))?;
+                            let (done_tx, done_rx) = oneshot::channel::<()>();
+                            let response = response.map(|body| {
                                 NotifyOnDrop {
                                     body,
-                                    _done: body_done_tx,
+                                    _done: done_tx,
                                 }
                                 .boxed_unsync()
-                            })),
-                        Err(code) => Err(code),
-                    };
-                    if response_tx.send(response).is_ok() {
-                        // Ok or Err, the sender is gone once the body is.
-                        let _ = body_done_rx.await;
+                            });
+                            // Whether hyper reads it or the send fails, the body goes, and
+                            // with it the sender.
+                            if response_tx.send(Ok(response)).is_ok() {
+                                let _ = done_rx.await;
+                            }
+                        }
+                        Err(code) => {
+                            let _ = response_tx.send(Err(code));
+                        }
                     }
                     std::future::poll_fn(|cx| accessor.poll_no_interesting_tasks(cx)).await;
                     wasmtime::Result::Ok(())

@@ -12,6 +12,7 @@
 //!   when every request gets a fresh instance.
 //! - `GET /outbound?URL`: fetches URL (the query string) and answers its status and body.
 //! - `GET /panic`: the guest panics (traps).
+//! - `GET /fail`: the handler returns an error (the guest answers with an error code).
 //! - `GET /busy?ms=N`: computes for N ms (reading the clock once a million rounds), then
 //!   answers `busy N ms`.
 //! - `GET /grow?mb=N`: allocates and touches N MiB, then answers `grew N MiB`.
@@ -49,6 +50,7 @@ async fn handle(req: Request) -> anyhow::Result<Response<BoxBody>> {
         "/requests" => text(200, served.to_string()),
         "/outbound" => outbound(&query).await,
         "/panic" => panic!("the guest panics, as asked"),
+        "/fail" => Err(anyhow::anyhow!("failing as asked")),
         "/busy" => busy(number(&query, "ms=")),
         "/grow" => grow(number(&query, "mb=")),
         _ => text(404, format!("no route {path}")),
