@@ -438,3 +438,72 @@ fn task_env_and_the_images_runtime_config_reach_the_host_interfaces() {
     let deleted = ctd.stop(&id);
     assert!(!deleted.contains("non-zero exit"), "{deleted}");
 }
+
+/// The spin-sdk 7 app as a Spin artifact under containerd 1.7 and 2.1: Spin's async interfaces
+/// from inside the confined server (its state under the task's work directory, Redis and
+/// PostgreSQL from Debian on loopback), a request body streamed back.
+#[test]
+fn a_spin_sdk_7_app_reaches_its_stores_and_servers_under_containerd() {
+    apps::ensure_built();
+    let dir = tempfile::tempdir().unwrap();
+    let redis = spinrt_tests::services::redis();
+    let pg = spinrt_tests::services::postgres("spinrt", &[]);
+    let tar = images::spin_artifact("sdk7", "localhost/sdk7:v1", dir.path());
+    for version in [Version::V1_7, Version::V2_1] {
+        let ctd = Containerd::start(version);
+        ctd.ctr_ok(&["images", "import", "--all-platforms", tar.to_str().unwrap()]);
+        let id = unique_id("sdk7");
+        let env = [
+            format!("SPIN_VARIABLE_REDIS_PORT={}", redis.port),
+            format!("SPIN_VARIABLE_PG_PORT={}", pg.port),
+            "SPIN_VARIABLE_GREETING=from the task".to_string(),
+        ];
+        let mut extra = Vec::new();
+        for e in &env {
+            extra.extend(["--env", e.as_str()]);
+        }
+        let addr = ctd.run_detached("localhost/sdk7:v1", &id, &extra);
+        let context = format!("{version:?}");
+
+        assert_eq!(
+            blocking_get(addr, "/variable/greeting"),
+            (200, "from the task".into()),
+            "{context}"
+        );
+        assert_eq!(
+            blocking_request(addr, "PUT", "/kv/k", "v"),
+            (200, "stored".into()),
+            "{context}"
+        );
+        assert_eq!(blocking_get(addr, "/kv"), (200, "k".into()), "{context}");
+        assert_eq!(
+            blocking_request(addr, "POST", "/sqlite", "a"),
+            (200, "rowid=1 changes=1 notes=a".into()),
+            "{context}"
+        );
+        let redis_url = format!("redis://127.0.0.1:{}", redis.port);
+        let (status, body) = blocking_request(addr, "POST", &format!("/redis?{redis_url}"), "x");
+        assert_eq!(status, 200, "{context}: {body}");
+        assert!(
+            body.starts_with("x,") && body.ends_with(",echoed"),
+            "{context}: {body}"
+        );
+        let pg_url = format!("postgres://postgres:postgres@127.0.0.1:{}/spinrt", pg.port);
+        let (status, body) = blocking_request(addr, "POST", &format!("/pg?{pg_url}"), "rex");
+        assert_eq!(status, 200, "{context}: {body}");
+        assert!(
+            body.starts_with("inserted=1 ") && body.ends_with(":rex"),
+            "{context}: {body}"
+        );
+        let big = "z".repeat(1 << 20);
+        assert_eq!(
+            blocking_request(addr, "POST", "/echo", &big),
+            (200, big.clone()),
+            "{context}"
+        );
+
+        let deleted = ctd.stop(&id);
+        assert!(!deleted.contains("non-zero exit"), "{context}: {deleted}");
+        assert!(ctd.tasks().is_empty(), "{context}");
+    }
+}
