@@ -32,10 +32,10 @@ demo: apps build
 	scripts/demo.sh
 
 # Spin's runtime conformance suite from any folder holding a packaged copy (make test runs the
-# one in ../shared/spin-conformance when it is there): make conformance SUITE=DIR
+# copy kept in tests/spin-conformance): make conformance SUITE=DIR
 conformance: build
 	@test -n "$(SUITE)" || { echo "usage: make conformance SUITE=DIR"; exit 2; }
-	SPIN_CONFORMANCE_SUITE="$(abspath $(SUITE))" SPIN_CONFORMANCE_REQUIRED=1 \
+	SPIN_CONFORMANCE_SUITE="$(abspath $(SUITE))" \
 	  $(CARGO) test $(CARGO_FLAGS) -p spinrt-tests --test conformance -- --nocapture
 
 # criterion benches (compile vs cache, instantiate, one request, process cold start); the

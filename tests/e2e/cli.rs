@@ -48,15 +48,23 @@ fn up_serves_and_the_second_start_uses_the_precompile_cache() {
     }
 }
 
-/// Runs `spinrt up --from DIR`, which must fail at load; its stderr.
+/// Runs `spinrt up --from DIR`, which must fail at load; its stderr. A user's error is printed
+/// as its reason, without a stack trace even where developers asked for them.
 fn up_refuses(dir: &Path) -> String {
     let out = Command::new(spinrt_tests::bins::bin("spinrt"))
         .args(["up", "--no-cache", "--from"])
         .arg(dir)
+        .env("RUST_BACKTRACE", "1")
         .output()
         .unwrap();
-    assert!(!out.status.success());
-    String::from_utf8_lossy(&out.stderr).into_owned()
+    assert_eq!(out.status.code(), Some(1));
+    let stderr = String::from_utf8_lossy(&out.stderr).into_owned();
+    assert!(stderr.contains("Error: "), "{stderr}");
+    assert!(
+        !stderr.to_lowercase().contains("backtrace"),
+        "a stack trace for a user's error:\n{stderr}"
+    );
+    stderr
 }
 
 #[test]

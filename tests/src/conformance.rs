@@ -1,4 +1,4 @@
-//! Runs Spin's packaged runtime conformance suite (`../shared/spin-conformance`, or the folder
+//! Runs Spin's packaged runtime conformance suite (`tests/spin-conformance`, or the folder
 //! `SPIN_CONFORMANCE_SUITE` names) through `spinrt up`, with the suite's own assertion rules:
 //! status and body equal, every expected header present (optional ones may be absent), and no
 //! other header in the response.
@@ -11,14 +11,13 @@ use serde_json::Value;
 use crate::bins::Up;
 use crate::services::{self, Service};
 
-/// Where the suite is: `SPIN_CONFORMANCE_SUITE`, else `shared/spin-conformance` next to the
-/// repository. `None` when neither exists.
-pub fn locate() -> Option<PathBuf> {
-    let dir = match std::env::var_os("SPIN_CONFORMANCE_SUITE") {
+/// Where the suite is: `SPIN_CONFORMANCE_SUITE` (another packaged copy), else the one this
+/// repository keeps in `tests/spin-conformance`.
+pub fn locate() -> PathBuf {
+    match std::env::var_os("SPIN_CONFORMANCE_SUITE") {
         Some(dir) => PathBuf::from(dir),
-        None => Path::new(env!("CARGO_MANIFEST_DIR")).join("../../shared/spin-conformance"),
-    };
-    dir.join("README.md").is_file().then_some(dir)
+        None => Path::new(env!("CARGO_MANIFEST_DIR")).join("spin-conformance"),
+    }
 }
 
 /// The suite's tests: each folder with a `test.json`, by name.

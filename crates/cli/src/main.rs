@@ -19,13 +19,22 @@ enum Cli {
     Uninstall(install::UninstallCommand),
 }
 
-fn main() -> anyhow::Result<()> {
+fn main() -> std::process::ExitCode {
     env_logger::Builder::from_env(env_logger::Env::default().default_filter_or("info")).init();
-    match Cli::parse() {
+    let result = match Cli::parse() {
         Cli::Up(cmd) => cmd.run(),
         Cli::Pack(cmd) => cmd.run(),
         Cli::Push(cmd) => cmd.run(),
         Cli::Install(cmd) => cmd.run(),
         Cli::Uninstall(cmd) => cmd.run(),
+    };
+    match result {
+        Ok(()) => std::process::ExitCode::SUCCESS,
+        // A user's error is its reason and what led to it, never a stack trace: returning the
+        // error from main would print anyhow's backtrace whenever RUST_BACKTRACE is set.
+        Err(e) => {
+            eprintln!("Error: {e:#}");
+            std::process::ExitCode::FAILURE
+        }
     }
 }
