@@ -82,13 +82,13 @@ fn remove_and_check_clean(node: &Node, pods: &[Pod]) {
     );
 }
 
-/// Waits until the container's CRI log holds `line` on `stream`.
+/// Waits until the container's CRI log holds a line on `stream` containing `line`.
 fn wait_for_log_line(node: &Node, container: &str, stream: &str, line: &str) {
     let deadline = Instant::now() + Duration::from_secs(20);
     loop {
         let status = node.container_status(container);
         let log = node.container_log(&status);
-        if log.iter().any(|(s, l)| s == stream && l == line) {
+        if log.iter().any(|(s, l)| s == stream && l.contains(line)) {
             return;
         }
         assert!(
@@ -114,6 +114,12 @@ fn spin_pod_lifecycle(version: Version) {
     assert_eq!(blocking_get(addr, "/log"), (200, "logged\n".into()));
     wait_for_log_line(&node, &app, "stdout", "a line on stdout from the app");
     wait_for_log_line(&node, &app, "stderr", "a line on stderr from the app");
+    // And what an operator needs from the runtime: where the app listens, its routes, and why
+    // a request failed.
+    wait_for_log_line(&node, &app, "stderr", "serving app 'trap' on http://");
+    wait_for_log_line(&node, &app, "stderr", "/... -> trap");
+    assert_eq!(blocking_get(addr, "/trap").0, 500);
+    wait_for_log_line(&node, &app, "stderr", "/trap: component 'trap' failed");
 
     // What the HPA scales on: CPU time and memory of the container's cgroup.
     let before = node.container_stats(&app);
