@@ -5,8 +5,8 @@
 //!   at its best setting (pooling allocator with memory kept resident, as we run; instances
 //!   reused for WASI 0.3, its default there), as a WASI 0.2 (spin-sdk 3) and a WASI 0.3
 //!   (spin-sdk 7) build, and of a native hyper server; `wrk`, fixed connections and duration;
-//! - `ctr run` to first HTTP 200: our shim (warm and cold precompile cache) against runc
-//!   running busybox's httpd;
+//! - `ctr run` to first HTTP 200: our shim (a Spin artifact and a plain image, each the first
+//!   time and once compiled) against runc running busybox's httpd;
 //! - resident memory of one idle shim task, and of 50 tasks at once.
 
 use std::net::SocketAddr;
@@ -322,6 +322,25 @@ fn main() {
             .map(|_| spin_run(&ctd, "localhost/hello:v1"))
             .collect(),
     );
+    // The same component in a plain image (spin.toml and the Wasm in its rootfs).
+    let manifest = "spin_manifest_version = 2\n[application]\nname = \"plain\"\n\
+                    [[trigger.http]]\nroute = \"/...\"\ncomponent = \"hello\"\n\
+                    [component.hello]\nsource = \"hello.wasm\"\n";
+    let files = [
+        ("spin.toml", manifest.as_bytes().to_vec()),
+        (
+            "hello.wasm",
+            std::fs::read(apps::wasm("wasm32-wasip2", "hello")).unwrap(),
+        ),
+    ];
+    let plain = images::plain_image(&files, "localhost/plain-hello:v1", dir.path());
+    ctd.ctr_ok(&["images", "import", plain.to_str().unwrap()]);
+    let plain_cold = spin_run(&ctd, "localhost/plain-hello:v1");
+    let plain_warm = median(
+        (0..5)
+            .map(|_| spin_run(&ctd, "localhost/plain-hello:v1"))
+            .collect(),
+    );
     let busybox = busybox_image(dir.path());
     ctd.ctr_ok(&["images", "import", busybox.to_str().unwrap()]);
     let runc = median(
@@ -332,8 +351,10 @@ fn main() {
     report.push_str(&format!(
         "\n## `ctr run` to first HTTP 200 (containerd 2.1, median of 5)\n\n\
          | what | ms |\n|---|---:|\n\
-         | spin shim, cold precompile cache (first task of the image) | {cold:.0} |\n\
-         | spin shim, warm precompile cache | {warm:.0} |\n\
+         | spin shim, Spin artifact, first task of the image (compiles it) | {cold:.0} |\n\
+         | spin shim, Spin artifact, compiled before | {warm:.0} |\n\
+         | spin shim, plain image, first task of the image (compiles it) | {plain_cold:.0} |\n\
+         | spin shim, plain image, compiled before | {plain_warm:.0} |\n\
          | runc, busybox httpd | {runc:.0} |\n"
     ));
 
