@@ -2,6 +2,7 @@
 //! binary is a thin shell that runs either the shim daemon ([`daemon`]) or, as its hidden
 //! subcommand, the confined server of one Spin container ([`serve`]).
 
+pub mod compile;
 pub mod daemon;
 pub mod serve;
 pub mod server_task;

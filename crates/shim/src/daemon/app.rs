@@ -6,6 +6,7 @@ use std::path::Path;
 use oci_spec::runtime::Spec;
 
 use crate::daemon::content::{self, ContainerImage, Store};
+use crate::daemon::exits::Exits;
 use crate::daemon::plain;
 use crate::daemon::precompile::{self, MachineCode};
 use crate::daemon::spin::SpinApp;
@@ -18,6 +19,7 @@ pub fn spin_app(
     id: &str,
     spec: &Spec,
     rootfs: &Path,
+    exits: &Exits,
 ) -> anyhow::Result<Option<SpinApp>> {
     let target = match rt.block_on(content::image(store, id))? {
         ContainerImage::Spin(mut image) => {
@@ -28,6 +30,7 @@ pub fn spin_app(
                     &layer.digest,
                     &layer.digest,
                     &layer.bytes,
+                    exits,
                 )?;
                 match code {
                     MachineCode::File(path) => {
@@ -61,7 +64,8 @@ pub fn spin_app(
         match wasm.and_then(|wasm| {
             wasm.into_iter()
                 .map(|w| {
-                    let code = precompile::machine_code(rt, store, &target, &w.digest, &w.bytes)?;
+                    let code =
+                        precompile::machine_code(rt, store, &target, &w.digest, &w.bytes, exits)?;
                     Ok((w.digest, code))
                 })
                 .collect::<anyhow::Result<Vec<_>>>()

@@ -8,6 +8,7 @@
 use std::collections::HashMap;
 use std::path::Path;
 use std::sync::OnceLock;
+use std::time::Instant;
 
 use anyhow::{Context, Result};
 use containerd_client::services::v1::content_client::ContentClient;
@@ -19,34 +20,23 @@ use containerd_client::services::v1::{
 use containerd_client::tonic::Request;
 use containerd_client::with_namespace;
 use sha2::{Digest, Sha256};
-use spinrt_engine::{Engine, EngineConfig, PoolingLimits};
 
+use crate::compile;
 use crate::daemon::content::{Blob, Store};
+use crate::daemon::exits::Exits;
 
 const LOCK_DIR: &str = "/run/containerd-shim-spin/locks";
 /// gRPC messages are limited to 4 MiB; compiled code goes in pieces.
 const CHUNK: usize = 1 << 20;
 
-/// One engine's settings for compiling, the same as a server's (one pooled slot is enough).
-fn compile_config() -> EngineConfig {
-    EngineConfig {
-        cache_dir: None,
-        pooling: PoolingLimits {
-            total_component_instances: 1,
-            ..Default::default()
-        },
-        ..Default::default()
-    }
-}
-
 /// The label naming the machine code of the Wasm with digest `wasm` for engines like ours; a GC
 /// reference, so the labelled blob keeps the machine code alive.
-fn label(wasm: &str) -> Result<String> {
+fn label(wasm: &str, exit_of: compile::ExitOf) -> Result<String> {
     static ENGINE: OnceLock<u64> = OnceLock::new();
     let engine = match ENGINE.get() {
         Some(key) => *key,
         None => {
-            let key = Engine::new(&compile_config())?.compatibility_key();
+            let key = compile::engine_key(exit_of)?;
             *ENGINE.get_or_init(|| key)
         }
     };
@@ -78,8 +68,16 @@ pub fn machine_code(
     owner: &str,
     wasm_digest: &str,
     wasm: &[u8],
+    exits: &Exits,
 ) -> Result<MachineCode> {
-    let label = label(wasm_digest)?;
+    let exit_of = |pid| {
+        let (tx, rx) = std::sync::mpsc::channel();
+        exits.watch(pid, move |code| {
+            let _ = tx.send(code);
+        });
+        rx
+    };
+    let label = label(wasm_digest, &exit_of)?;
     if let Some(code) = rt.block_on(stored(store, owner, &label))? {
         log::info!("Wasm {wasm_digest}: machine code from the content store");
         return Ok(code);
@@ -96,8 +94,12 @@ pub fn machine_code(
         log::info!("Wasm {wasm_digest}: machine code from the content store");
         return Ok(code);
     }
-    let engine = Engine::new(&compile_config())?;
-    let code = engine.precompile(wasm_digest, wasm)?;
+    let started = Instant::now();
+    let code = compile::machine_code(wasm_digest, wasm, &exit_of)?;
+    log::info!(
+        "Wasm {wasm_digest}: precompiled in {} ms by a confined compiler process",
+        started.elapsed().as_millis()
+    );
     let digest = rt.block_on(store_code(store, owner, &label, &code))?;
     Ok(match rt.block_on(store.blob_path(&digest)) {
         Some(path) => MachineCode::File(path),

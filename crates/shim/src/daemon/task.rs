@@ -190,7 +190,7 @@ impl TaskService {
             let store = self
                 .rt
                 .block_on(Store::connect(&self.containerd_address, &self.namespace))?;
-            match app::spin_app(&self.rt, &store, &req.id, &spec, &rootfs)? {
+            match app::spin_app(&self.rt, &store, &req.id, &spec, &rootfs, &self.exits)? {
                 Some(app) => {
                     let server =
                         SpinServer::create(&req.id, &self.namespace, &bundle, &spec, app, stdio)?;

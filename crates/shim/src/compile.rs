@@ -1,0 +1,159 @@
+//! The process that compiles an image's Wasm for the shim daemon
+//! (`containerd-shim-spin-v2 compile-wasm NAME`): the Wasm comes on stdin, the machine code goes
+//! to stdout, errors (naming NAME) to stderr (`--engine-key` prints the key of the engine's
+//! code instead). The Wasm is untrusted,
+//! so the compiler runs confined like a server: PID 1 of its own PID namespace, no network, an
+//! empty read-only root, user nobody, no capabilities, `no_new_privs`, the seccomp filter.
+//! The daemon keeps only what is trusted: it stores the code it got in containerd's content
+//! store.
+
+use std::io::{Read, Write};
+use std::process::{Command, Stdio};
+use std::time::Duration;
+
+use anyhow::{Context, Result, bail};
+use spinrt_confine::{Confinement, Namespace, User};
+use spinrt_engine::{Engine, EngineConfig, PoolingLimits};
+
+pub const SUBCOMMAND: &str = "compile-wasm";
+const ENGINE_KEY: &str = "--engine-key";
+/// The root the compiler sees: an empty directory.
+const EMPTY_ROOT: &str = "/run/containerd-shim-spin/empty";
+/// Far beyond what any component takes to compile here (seconds); a compiler stuck longer is
+/// killed and the task fails saying so.
+const TIMEOUT: Duration = Duration::from_secs(600);
+const NOBODY: u32 = 65534;
+
+/// One engine's settings for compiling, the same as a server's (one pooled slot is enough).
+fn compile_config() -> EngineConfig {
+    EngineConfig {
+        cache_dir: None,
+        pooling: PoolingLimits {
+            total_component_instances: 1,
+            ..Default::default()
+        },
+        ..Default::default()
+    }
+}
+
+/// Runs the compiler process; its exit code.
+pub fn main(arg: &str) -> i32 {
+    match compile(arg) {
+        Ok(()) => 0,
+        Err(e) => {
+            eprintln!("{e:#}");
+            1
+        }
+    }
+}
+
+fn compile(arg: &str) -> Result<()> {
+    let confinement = Confinement {
+        namespaces: [
+            Namespace::Network,
+            Namespace::Ipc,
+            Namespace::Uts,
+            Namespace::Mount,
+            Namespace::Cgroup,
+        ]
+        .map(|n| (n, None))
+        .to_vec(),
+        rootfs: EMPTY_ROOT.into(),
+        read_only_root: true,
+        mounts: Vec::new(),
+        hostname: None,
+        user: User {
+            uid: NOBODY,
+            gid: NOBODY,
+            additional_gids: Vec::new(),
+        },
+    };
+    confinement.enter().context("confining the compiler")?;
+    confinement
+        .lock_down()
+        .context("dropping the compiler's privileges")?;
+    let engine = Engine::new(&compile_config())?;
+    let out = if arg == ENGINE_KEY {
+        format!("{:016x}", engine.compatibility_key()).into_bytes()
+    } else {
+        let mut wasm = Vec::new();
+        std::io::stdin()
+            .read_to_end(&mut wasm)
+            .context("reading the Wasm")?;
+        engine.precompile(arg, &wasm)?
+    };
+    std::io::stdout()
+        .write_all(&out)
+        .context("writing the machine code")?;
+    Ok(())
+}
+
+/// How the caller learns a child's exit code: in the shim daemon, containerd-shim's reaper waits
+/// for every child, so `Child::wait` would find none.
+pub type ExitOf<'a> = &'a dyn Fn(u32) -> std::sync::mpsc::Receiver<i32>;
+
+/// The machine code of `wasm` (named `name` in errors), from a confined compiler process.
+pub fn machine_code(name: &str, wasm: &[u8], exit_of: ExitOf) -> Result<Vec<u8>> {
+    run_compiler(name, wasm, exit_of)
+}
+
+/// The key of the machine code the compiler makes: equal for interchangeable code.
+pub fn engine_key(exit_of: ExitOf) -> Result<u64> {
+    let out = run_compiler(ENGINE_KEY, &[], exit_of)?;
+    let text = String::from_utf8_lossy(&out);
+    u64::from_str_radix(text.trim(), 16)
+        .with_context(|| format!("the compiler's engine key is not a number: {text:?}"))
+}
+
+fn run_compiler(arg: &str, input: &[u8], exit_of: ExitOf) -> Result<Vec<u8>> {
+    std::fs::create_dir_all(EMPTY_ROOT).with_context(|| format!("creating {EMPTY_ROOT}"))?;
+    let exe = std::env::current_exe().context("locating the shim binary")?;
+    let mut command = Command::new(&exe);
+    command
+        .arg(SUBCOMMAND)
+        .arg(arg)
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped());
+    let mut child = spinrt_confine::spawn_in_pid_namespace(&mut command, None)
+        .with_context(|| format!("starting the compiler {}", exe.display()))?;
+    let exit = exit_of(child.id());
+    // Input and output move at once, each on a thread of its own, so neither side ever waits
+    // on a full pipe.
+    let mut stdin = child.stdin.take().expect("piped");
+    let input = input.to_vec();
+    let feeder = std::thread::spawn(move || stdin.write_all(&input));
+    let read_all = |mut pipe: Box<dyn Read + Send>| {
+        std::thread::spawn(move || {
+            let mut bytes = Vec::new();
+            pipe.read_to_end(&mut bytes).map(|_| bytes)
+        })
+    };
+    let stdout = read_all(Box::new(child.stdout.take().expect("piped")));
+    let stderr = read_all(Box::new(child.stderr.take().expect("piped")));
+    let code = match exit.recv_timeout(TIMEOUT) {
+        Ok(code) => code,
+        Err(_) => {
+            let _ = nix::sys::signal::kill(
+                nix::unistd::Pid::from_raw(child.id() as i32),
+                nix::sys::signal::Signal::SIGKILL,
+            );
+            bail!(
+                "compiling took longer than {} s; the compiler was killed",
+                TIMEOUT.as_secs()
+            );
+        }
+    };
+    let _ = feeder.join();
+    let joined = |t: std::thread::JoinHandle<std::io::Result<Vec<u8>>>| {
+        t.join()
+            .map_err(|_| anyhow::anyhow!("a thread reading the compiler panicked"))?
+            .context("reading the compiler's output")
+    };
+    let (stdout, stderr) = (joined(stdout)?, joined(stderr)?);
+    if code != 0 {
+        let why = String::from_utf8_lossy(&stderr).trim().to_string();
+        bail!("{why} (compiler exit code {code})");
+    }
+    Ok(stdout)
+}
