@@ -328,6 +328,12 @@ fn the_node_installers_commands_run_with_our_spinrt() {
         match args[0] {
             "install" => {
                 assert!(installed.is_file(), "{name}");
+                assert!(
+                    installed
+                        .with_file_name("containerd-shim-spin-v2-server")
+                        .is_file(),
+                    "{name}: no server binary"
+                );
                 assert!(text.contains("runtimes.spin]"), "{name}: {text}");
             }
             "uninstall" => {

@@ -142,10 +142,14 @@ fn install_and_uninstall(version: Version, config_of: fn(Version, &Path) -> Stri
         original
     );
     let shim = bin_dir.join("containerd-shim-spin-v2");
-    assert_eq!(
-        std::fs::read(&shim).unwrap(),
-        std::fs::read(bin("containerd-shim-spin-v2")).unwrap()
-    );
+    let server = bin_dir.join("containerd-shim-spin-v2-server");
+    for binary in ["containerd-shim-spin-v2", "containerd-shim-spin-v2-server"] {
+        assert_eq!(
+            std::fs::read(bin_dir.join(binary)).unwrap(),
+            std::fs::read(bin(binary)).unwrap(),
+            "{binary}"
+        );
+    }
     use std::os::unix::fs::PermissionsExt;
     assert_eq!(
         std::fs::metadata(&shim).unwrap().permissions().mode() & 0o777,
@@ -167,7 +171,7 @@ fn install_and_uninstall(version: Version, config_of: fn(Version, &Path) -> Stri
 
     spinrt(&["uninstall"], &config, &bin_dir);
     assert_eq!(std::fs::read_to_string(&config).unwrap(), original);
-    assert!(!shim.exists());
+    assert!(!shim.exists() && !server.exists());
 }
 
 #[test]
@@ -245,10 +249,13 @@ fn installs_into_a_node_root_mounted_elsewhere() {
     };
     run("install");
     let shim = node.path().join("usr/local/bin/containerd-shim-spin-v2");
-    assert!(shim.is_file());
+    let server = node
+        .path()
+        .join("usr/local/bin/containerd-shim-spin-v2-server");
+    assert!(shim.is_file() && server.is_file());
     let patched = std::fs::read_to_string(&config).unwrap();
     assert!(patched.contains("runtimes.spin]"), "{patched}");
     run("uninstall");
     assert_eq!(std::fs::read_to_string(&config).unwrap(), original);
-    assert!(!shim.exists());
+    assert!(!shim.exists() && !server.exists());
 }

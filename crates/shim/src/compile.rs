@@ -1,5 +1,5 @@
 //! The process that compiles an image's Wasm for the shim daemon
-//! (`containerd-shim-spin-v2 compile-wasm NAME`): the Wasm comes on stdin, the machine code goes
+//! (`containerd-shim-spin-v2-server compile-wasm NAME`): the Wasm comes on stdin, the machine code goes
 //! to stdout, errors (naming NAME) to stderr (`--engine-key` prints the key of the engine's
 //! code instead). The Wasm is untrusted,
 //! so the compiler runs confined like a server: PID 1 of its own PID namespace, no network, an
@@ -107,7 +107,7 @@ pub fn engine_key(exit_of: ExitOf) -> Result<u64> {
 
 fn run_compiler(arg: &str, input: &[u8], exit_of: ExitOf) -> Result<Vec<u8>> {
     std::fs::create_dir_all(EMPTY_ROOT).with_context(|| format!("creating {EMPTY_ROOT}"))?;
-    let exe = std::env::current_exe().context("locating the shim binary")?;
+    let exe = crate::server_binary()?;
     let mut command = Command::new(&exe);
     command
         .arg(SUBCOMMAND)

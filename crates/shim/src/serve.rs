@@ -1,5 +1,5 @@
-//! The process that serves one Spin container. The shim daemon starts it (`containerd-shim-spin-v2
-//! serve-container TASK_FILE`) as PID 1 of a new PID namespace, in the container's cgroup, with
+//! The process that serves one Spin container. The shim daemon starts it
+//! (`containerd-shim-spin-v2-server serve-container TASK_FILE`) as PID 1 of a new PID namespace, in the container's cgroup, with
 //! the container's stdio. It waits for the task's Start, confines itself (the pod's network
 //! namespace, the image's root, no privileges), binds its listener, then unpacks, compiles and
 //! serves the app: everything that reads untrusted input happens confined.

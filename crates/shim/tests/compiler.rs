@@ -6,10 +6,10 @@ use std::io::Write;
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
-const SHIM: &str = env!("CARGO_BIN_EXE_containerd-shim-spin-v2");
+const SERVER: &str = env!("CARGO_BIN_EXE_containerd-shim-spin-v2-server");
 
 fn compiler(name: &str) -> std::process::Child {
-    Command::new(SHIM)
+    Command::new(SERVER)
         .args(["compile-wasm", name])
         .stdin(Stdio::piped())
         .stdout(Stdio::piped())

@@ -12,6 +12,8 @@ use anyhow::{Context, bail};
 pub use containerd_config::{HANDLER, RUNTIME_TYPE, add_runtime, remove_runtime};
 
 const SHIM: &str = "containerd-shim-spin-v2";
+/// What the shim starts beside itself (servers, the compiler); installed with it.
+const SHIM_SERVER: &str = "containerd-shim-spin-v2-server";
 const BACKUP_SUFFIX: &str = "spinrt-backup";
 
 #[derive(clap::Args)]
@@ -37,7 +39,8 @@ pub struct NodeArgs {
 pub struct InstallCommand {
     #[command(flatten)]
     node: NodeArgs,
-    /// The shim to install [default: containerd-shim-spin-v2 next to this program].
+    /// The shim to install [default: containerd-shim-spin-v2 next to this program];
+    /// containerd-shim-spin-v2-server is taken from beside it.
     #[arg(long)]
     shim: Option<PathBuf>,
 }
@@ -63,10 +66,15 @@ impl InstallCommand {
         let text = read_config(config)?;
         let patched = add_runtime(&text).with_context(|| format!("{}", config.display()))?;
 
-        let target = self.node.on_node(&self.node.bin_dir).join(SHIM);
-        copy_atomically(&shim, &target, 0o755)
-            .with_context(|| format!("installing {} as {}", shim.display(), target.display()))?;
-        log::info!("installed {}", target.display());
+        // The server first: a shim must never run without the server it starts.
+        for binary in [SHIM_SERVER, SHIM] {
+            let source = shim.with_file_name(binary);
+            let target = self.node.on_node(&self.node.bin_dir).join(binary);
+            copy_atomically(&source, &target, 0o755).with_context(|| {
+                format!("installing {} as {}", source.display(), target.display())
+            })?;
+            log::info!("installed {}", target.display());
+        }
 
         match patched {
             None => log::info!("{}: runtime '{HANDLER}' already there", config.display()),
@@ -101,11 +109,15 @@ impl UninstallCommand {
                 self.node.restart_containerd()?;
             }
         }
-        let target = self.node.on_node(&self.node.bin_dir).join(SHIM);
-        match std::fs::remove_file(&target) {
-            Ok(()) => log::info!("removed {}", target.display()),
-            Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
-            Err(e) => return Err(e).with_context(|| format!("removing {}", target.display())),
+        for binary in [SHIM, SHIM_SERVER] {
+            let target = self.node.on_node(&self.node.bin_dir).join(binary);
+            match std::fs::remove_file(&target) {
+                Ok(()) => log::info!("removed {}", target.display()),
+                Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
+                Err(e) => {
+                    return Err(e).with_context(|| format!("removing {}", target.display()));
+                }
+            }
         }
         Ok(())
     }

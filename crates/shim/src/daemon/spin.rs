@@ -146,7 +146,7 @@ impl SpinServer {
         let cgroup = cgroup_for(spec, namespace, id)?;
         let (start_read, start_write) =
             nix::unistd::pipe2(nix::fcntl::OFlag::O_CLOEXEC).context("creating a pipe")?;
-        let mut command = Command::new(std::env::current_exe()?);
+        let mut command = Command::new(crate::server_binary()?);
         command
             .arg(SUBCOMMAND)
             .arg(&task_file)
