@@ -1,11 +1,10 @@
 //! The process that compiles an image's Wasm for the shim daemon
-//! (`containerd-shim-spin-v2-server compile-wasm NAME`): the Wasm comes on stdin, the machine code goes
-//! to stdout, errors (naming NAME) to stderr (`--engine-key` prints the key of the engine's
-//! code instead). The Wasm is untrusted,
-//! so the compiler runs confined like a server: PID 1 of its own PID namespace, no network, an
-//! empty read-only root, user nobody, no capabilities, `no_new_privs`, the seccomp filter.
-//! The daemon keeps only what is trusted: it stores the code it got in containerd's content
-//! store.
+//! (`containerd-shim-spin-v2-server compile-wasm NAME`): the Wasm comes on stdin, the machine
+//! code goes to stdout, errors (naming NAME) to stderr; `--engine-key` prints the key of the
+//! engine's code instead. The Wasm is untrusted, so the compiler runs confined like a server:
+//! PID 1 of its own PID namespace, no network, an empty read-only root, user nobody, no
+//! capabilities, `no_new_privs`, the seccomp filter. The daemon only stores the code it gets in
+//! containerd's content store.
 
 use std::io::{Read, Write};
 use std::process::{Command, Stdio};
