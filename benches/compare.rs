@@ -323,17 +323,7 @@ fn main() {
             .collect(),
     );
     // The same component in a plain image (spin.toml and the Wasm in its rootfs).
-    let manifest = "spin_manifest_version = 2\n[application]\nname = \"plain\"\n\
-                    [[trigger.http]]\nroute = \"/...\"\ncomponent = \"hello\"\n\
-                    [component.hello]\nsource = \"hello.wasm\"\n";
-    let files = [
-        ("spin.toml", manifest.as_bytes().to_vec()),
-        (
-            "hello.wasm",
-            std::fs::read(apps::wasm("wasm32-wasip2", "hello")).unwrap(),
-        ),
-    ];
-    let plain = images::plain_image(&files, "localhost/plain-hello:v1", dir.path());
+    let plain = images::plain_hello_image("localhost/plain-hello:v1", dir.path());
     ctd.ctr_ok(&["images", "import", plain.to_str().unwrap()]);
     let plain_cold = spin_run(&ctd, "localhost/plain-hello:v1");
     let plain_warm = median(

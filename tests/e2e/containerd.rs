@@ -100,17 +100,7 @@ fn spin_artifact_is_served_by_containerd_2_1() {
 fn plain_image_with_spin_toml_in_its_rootfs_is_served() {
     let dir = tempfile::tempdir().unwrap();
     let ctd = Containerd::start(Version::V2_1);
-    let manifest = "spin_manifest_version = 2\n[application]\nname = \"plain\"\n\
-                    [[trigger.http]]\nroute = \"/...\"\ncomponent = \"hello\"\n\
-                    [component.hello]\nsource = \"hello.wasm\"\n";
-    let files = [
-        ("spin.toml", manifest.as_bytes().to_vec()),
-        (
-            "hello.wasm",
-            std::fs::read(apps::wasm("wasm32-wasip2", "hello")).unwrap(),
-        ),
-    ];
-    let tar = images::plain_image(&files, "localhost/plain:v1", dir.path());
+    let tar = images::plain_hello_image("localhost/plain:v1", dir.path());
     ctd.ctr_ok(&["images", "import", tar.to_str().unwrap()]);
     for _ in 0..3 {
         let id = unique_id("plain");

@@ -4,7 +4,6 @@
 
 use std::path::Path;
 use std::process::Command;
-use std::time::Duration;
 
 use spinrt_tests::bins::{Up, bin};
 use spinrt_tests::net::{blocking_get as get, blocking_request as request};
@@ -527,8 +526,6 @@ fn postgres_2_values_cross_and_unsigned_parameters_are_refused() {
 /// servers the component was not granted are refused.
 #[test]
 fn redis_and_mqtt_reach_granted_servers_only() {
-    use rumqttc::{AsyncClient, Event, MqttOptions, Packet, QoS};
-
     let dir = tempfile::tempdir().unwrap();
     let redis = services::redis();
     let broker = services::mqtt();
@@ -558,36 +555,16 @@ fn redis_and_mqtt_reach_granted_servers_only() {
 
     // Spin's MQTT addresses name the client (rumqttc's URL form).
     let mqtt_url = format!("mqtt://127.0.0.1:{mqtt_port}?client_id=spinrt-app");
-    let rt = tokio::runtime::Runtime::new().unwrap();
-    let received = rt.block_on(async {
-        let mut options = MqttOptions::new("spinrt-test", "127.0.0.1", broker.port);
-        options.set_keep_alive(Duration::from_secs(30));
-        let (client, mut events) = AsyncClient::new(options, 10);
-        client
-            .subscribe("spinrt/test", QoS::AtLeastOnce)
-            .await
-            .unwrap();
-        let wait = async {
-            loop {
-                if let Event::Incoming(Packet::SubAck(_)) = events.poll().await.unwrap() {
-                    break;
-                }
-            }
-            let path = format!("/granted/mqtt?{mqtt_url}");
-            let publish =
-                tokio::task::spawn_blocking(move || request(addr, "POST", &path, "hello mqtt"));
-            loop {
-                if let Event::Incoming(Packet::Publish(p)) = events.poll().await.unwrap() {
-                    assert_eq!(publish.await.unwrap(), (200, "published".into()));
-                    break (p.topic, p.payload.to_vec());
-                }
-            }
-        };
-        tokio::time::timeout(Duration::from_secs(30), wait)
-            .await
-            .expect("the guest's message never reached the subscriber")
-    });
-    assert_eq!(received, ("spinrt/test".into(), b"hello mqtt".to_vec()));
+    let path = format!("/granted/mqtt?{mqtt_url}");
+    let (topic, payload, answer) =
+        services::first_message_after(broker.port, "spinrt/test", move || {
+            request(addr, "POST", &path, "hello mqtt")
+        });
+    assert_eq!(answer, (200, "published".into()));
+    assert_eq!(
+        (topic.as_str(), payload),
+        ("spinrt/test", b"hello mqtt".to_vec())
+    );
     let (status, body) = request(addr, "POST", &format!("/denied/mqtt?{mqtt_url}"), "x");
     assert_eq!(status, 500);
     assert!(body.contains("ConnectionFailed"), "{body}");

@@ -231,8 +231,6 @@ fn sigterm_lets_a_spin_sdk_7_request_in_flight_finish() {
 /// PostgreSQL and MariaDB).
 #[test]
 fn a_spin_sdk_7_app_uses_spins_async_interfaces() {
-    use rumqttc::{AsyncClient, Event, MqttOptions, Packet, QoS};
-
     let dir = tempfile::tempdir().unwrap();
     let redis = services::redis();
     let broker = services::mqtt();
@@ -294,37 +292,19 @@ fn a_spin_sdk_7_app_uses_spins_async_interfaces() {
     assert_eq!(status, 500);
     assert!(body.contains("InvalidAddress"), "{body}");
 
-    let mqtt_url = format!("mqtt://127.0.0.1:{}?client_id=spinrt-sdk7", broker.port);
-    let rt = tokio::runtime::Runtime::new().unwrap();
-    let received = rt.block_on(async {
-        let mut options = MqttOptions::new("spinrt-sdk7-test", "127.0.0.1", broker.port);
-        options.set_keep_alive(Duration::from_secs(30));
-        let (client, mut events) = AsyncClient::new(options, 10);
-        client
-            .subscribe("spinrt/sdk7", QoS::AtLeastOnce)
-            .await
-            .unwrap();
-        let wait = async {
-            loop {
-                if let Event::Incoming(Packet::SubAck(_)) = events.poll().await.unwrap() {
-                    break;
-                }
-            }
-            let path = format!("/mqtt?{mqtt_url}");
-            let publish =
-                tokio::task::spawn_blocking(move || request(addr, "POST", &path, "hello p3"));
-            loop {
-                if let Event::Incoming(Packet::Publish(p)) = events.poll().await.unwrap() {
-                    assert_eq!(publish.await.unwrap(), (200, "published".into()));
-                    break p.payload.to_vec();
-                }
-            }
-        };
-        tokio::time::timeout(Duration::from_secs(30), wait)
-            .await
-            .expect("the guest's message never reached the subscriber")
-    });
-    assert_eq!(received, b"hello p3".to_vec());
+    let path = format!(
+        "/mqtt?mqtt://127.0.0.1:{}?client_id=spinrt-sdk7",
+        broker.port
+    );
+    let (topic, payload, answer) =
+        services::first_message_after(broker.port, "spinrt/sdk7", move || {
+            request(addr, "POST", &path, "hello p3")
+        });
+    assert_eq!(answer, (200, "published".into()));
+    assert_eq!(
+        (topic.as_str(), payload),
+        ("spinrt/sdk7", b"hello p3".to_vec())
+    );
 
     let pg_url = format!("postgres://postgres:postgres@127.0.0.1:{}/spinrt", pg.port);
     assert_eq!(

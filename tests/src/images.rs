@@ -40,6 +40,22 @@ pub fn spin_artifact_with_locked_app(
     write(&image_of(config, layers), reference, dir)
 }
 
+/// The hello app as a plain image: `spin.toml` and `hello.wasm` in its rootfs, as an image
+/// built with a Dockerfile holds them.
+pub fn plain_hello_image(reference: &str, dir: &Path) -> PathBuf {
+    let manifest = "spin_manifest_version = 2\n[application]\nname = \"plain\"\n\
+                    [[trigger.http]]\nroute = \"/...\"\ncomponent = \"hello\"\n\
+                    [component.hello]\nsource = \"hello.wasm\"\n";
+    let files = [
+        ("spin.toml", manifest.as_bytes().to_vec()),
+        (
+            "hello.wasm",
+            std::fs::read(crate::apps::wasm("wasm32-wasip2", "hello")).unwrap(),
+        ),
+    ];
+    plain_image(&files, reference, dir)
+}
+
 /// An ordinary Linux image whose rootfs holds `files` (path, bytes), command `/`: no Spin
 /// layers at all.
 pub fn plain_image(files: &[(&str, Vec<u8>)], reference: &str, dir: &Path) -> PathBuf {

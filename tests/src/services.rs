@@ -170,6 +170,40 @@ pub fn mqtt() -> Service {
     }
 }
 
+/// Subscribes to `topic` on the MQTT broker at `port`, then runs `publish` (which makes
+/// something publish there): the first message's topic and payload, and what `publish`
+/// returned. Panics after 30 s without a message.
+pub fn first_message_after<R: Send + 'static>(
+    port: u16,
+    topic: &str,
+    publish: impl FnOnce() -> R + Send + 'static,
+) -> (String, Vec<u8>, R) {
+    use rumqttc::{AsyncClient, Event, MqttOptions, Packet, QoS};
+    let rt = tokio::runtime::Runtime::new().unwrap();
+    rt.block_on(async {
+        let mut options = MqttOptions::new(format!("spinrt-test-{port}"), "127.0.0.1", port);
+        options.set_keep_alive(std::time::Duration::from_secs(30));
+        let (client, mut events) = AsyncClient::new(options, 10);
+        client.subscribe(topic, QoS::AtLeastOnce).await.unwrap();
+        let wait = async {
+            loop {
+                if let Event::Incoming(Packet::SubAck(_)) = events.poll().await.unwrap() {
+                    break;
+                }
+            }
+            let published = tokio::task::spawn_blocking(publish);
+            loop {
+                if let Event::Incoming(Packet::Publish(p)) = events.poll().await.unwrap() {
+                    break (p.topic, p.payload.to_vec(), published.await.unwrap());
+                }
+            }
+        };
+        tokio::time::timeout(std::time::Duration::from_secs(30), wait)
+            .await
+            .expect("no message reached the subscriber")
+    })
+}
+
 const PG_BIN: &str = "/usr/lib/postgresql/15/bin";
 
 /// PostgreSQL 15 with user/password `postgres`/`postgres` and a database `database`, loaded
