@@ -1,8 +1,9 @@
 //! The process that serves one Spin container. The shim daemon starts it
-//! (`containerd-shim-spin-v2-server serve-container TASK_FILE`) as PID 1 of a new PID namespace, in the container's cgroup, with
-//! the container's stdio. It waits for the task's Start, confines itself (the pod's network
-//! namespace, the image's root, no privileges), binds its listener, then unpacks, compiles and
-//! serves the app: everything that reads untrusted input happens confined.
+//! (`containerd-shim-spin-v2-server serve-container TASK_FILE`) as PID 1 of a new PID
+//! namespace, in the container's cgroup, with the container's stdio. It waits for the task's
+//! Start, confines itself (the pod's network namespace, the image's root, no privileges), binds
+//! its listener, then unpacks, compiles and serves the app: everything that reads untrusted
+//! input happens confined.
 
 use std::io::Read;
 use std::os::fd::FromRawFd;
@@ -76,24 +77,6 @@ fn stop_signals() -> nix::sys::signal::SigSet {
     set
 }
 
-/// Resolves on SIGTERM or SIGINT. The handlers are in place when this returns, and only then
-/// are the signals unblocked on this thread (the others keep them blocked), so one sent while
-/// the process was starting is delivered now.
-fn shutdown_on_stop_signals(
-    blocked: nix::sys::signal::SigSet,
-) -> Result<impl std::future::Future<Output = ()>> {
-    use tokio::signal::unix::{SignalKind, signal};
-    let mut term = signal(SignalKind::terminate())?;
-    let mut int = signal(SignalKind::interrupt())?;
-    blocked.thread_unblock()?;
-    Ok(async move {
-        tokio::select! {
-            _ = term.recv() => log::info!("SIGTERM: finishing in-flight requests"),
-            _ = int.recv() => log::info!("SIGINT: finishing in-flight requests"),
-        }
-    })
-}
-
 /// Blocks until the daemon writes the Start byte; false when it closed the pipe instead (the
 /// task was deleted without starting).
 fn wait_for_start() -> bool {
@@ -119,7 +102,11 @@ async fn serve(
     stop_signals: nix::sys::signal::SigSet,
 ) -> Result<()> {
     // Before the app loads (compiling may take a while): a stop during it is kept for later.
-    let shutdown = shutdown_on_stop_signals(stop_signals)?;
+    // The handlers are in place once this returns; only then are the signals unblocked on this
+    // thread (the others keep them blocked), so one sent while the process was starting is
+    // delivered now.
+    let shutdown = spinrt_trigger_http::shutdown_signal()?;
+    stop_signals.thread_unblock()?;
     let app = match &task.app {
         AppSource::Artifact { config, layers } => {
             let read = |path: &Path| {

@@ -275,16 +275,20 @@ fn full_url<B>(req: &Request<B>) -> Result<Uri, String> {
         .map_err(|e| format!("cannot form a URL from Host '{host}': {e}"))
 }
 
-/// Resolves on SIGTERM (containerd, kubelet) or SIGINT (Ctrl-C).
+/// A future that resolves on SIGTERM (containerd, kubelet) or SIGINT (Ctrl-C). The handlers
+/// are installed when this returns, not when the future is first polled, so a caller that
+/// blocked the signals may unblock them right after.
 ///
 /// In a task we are PID 1 of a PID namespace, where a signal without a handler is ignored:
 /// SIGTERM only stops the task because it is handled here.
-pub async fn shutdown_signal() {
+pub fn shutdown_signal() -> std::io::Result<impl std::future::Future<Output = ()>> {
     use tokio::signal::unix::{SignalKind, signal};
-    let mut term = signal(SignalKind::terminate()).expect("installing a SIGTERM handler");
-    let mut int = signal(SignalKind::interrupt()).expect("installing a SIGINT handler");
-    tokio::select! {
-        _ = term.recv() => log::info!("SIGTERM: finishing in-flight requests"),
-        _ = int.recv() => log::info!("SIGINT: finishing in-flight requests"),
-    }
+    let mut term = signal(SignalKind::terminate())?;
+    let mut int = signal(SignalKind::interrupt())?;
+    Ok(async move {
+        tokio::select! {
+            _ = term.recv() => log::info!("SIGTERM: finishing in-flight requests"),
+            _ = int.recv() => log::info!("SIGINT: finishing in-flight requests"),
+        }
+    })
 }

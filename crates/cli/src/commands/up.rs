@@ -79,7 +79,7 @@ impl UpCommand {
                 ..ServeOptions::default()
             };
             Arc::new(HttpServer::new(Arc::new(loaded))?)
-                .bind_and_serve(addr, shutdown_signal(), options)
+                .bind_and_serve(addr, shutdown_signal()?, options)
                 .await?;
             anyhow::Ok(())
         })

@@ -89,12 +89,17 @@ impl Exits {
         }
     }
 
-    /// Blocks until `pid` exits; its exit code.
-    pub fn wait(&self, pid: u32) -> i32 {
+    /// Where the exit code of `pid` arrives once it exits.
+    pub fn exit_code(&self, pid: u32) -> std::sync::mpsc::Receiver<i32> {
         let (tx, rx) = std::sync::mpsc::channel();
         self.watch(pid, move |code| {
             let _ = tx.send(code);
         });
-        rx.recv().unwrap_or(-1)
+        rx
+    }
+
+    /// Blocks until `pid` exits; its exit code.
+    pub fn wait(&self, pid: u32) -> i32 {
+        self.exit_code(pid).recv().unwrap_or(-1)
     }
 }

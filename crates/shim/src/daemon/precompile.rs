@@ -70,13 +70,7 @@ pub fn machine_code(
     wasm: &[u8],
     exits: &Exits,
 ) -> Result<MachineCode> {
-    let exit_of = |pid| {
-        let (tx, rx) = std::sync::mpsc::channel();
-        exits.watch(pid, move |code| {
-            let _ = tx.send(code);
-        });
-        rx
-    };
+    let exit_of = |pid| exits.exit_code(pid);
     let label = label(wasm_digest, &exit_of)?;
     if let Some(code) = rt.block_on(stored(store, owner, &label))? {
         log::info!("Wasm {wasm_digest}: machine code from the content store");

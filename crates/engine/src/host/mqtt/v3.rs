@@ -6,7 +6,7 @@ use wasmtime::component::{Accessor, Linker, Resource};
 
 use super::{Connection, Mqtt, MqttView, view};
 use crate::InstanceState;
-use crate::host::bindings::fermyon::spin::mqtt::Error as V2Error;
+use crate::host::bindings::fermyon::spin::mqtt::{self, Error as V2Error};
 use crate::host::bindings::spin::mqtt::mqtt::{self as v3, Error, Qos};
 
 pub fn add_to_linker(linker: &mut Linker<InstanceState>) -> wasmtime::Result<()> {
@@ -26,9 +26,7 @@ impl v3::Host for MqttView<'_> {}
 
 impl v3::HostConnection for MqttView<'_> {
     async fn drop(&mut self, connection: Resource<Connection>) -> wasmtime::Result<()> {
-        let conn = self.table.delete(connection)?;
-        let _ = conn.client.try_disconnect();
-        Ok(())
+        mqtt::HostConnection::drop(self, connection).await
     }
 }
 

@@ -328,11 +328,7 @@ impl<U> postgres::HostConnectionBuilderWithStore<U> for Postgres {
         store: &Accessor<U, Self>,
         builder: Resource<ConnectionBuilder>,
     ) -> Result<Resource<Connection>, Error> {
-        let (policy, address) = store.with(|mut access| {
-            let view = access.get();
-            Ok::<_, Error>((view.policy.clone(), view.builder_address(&builder)?))
-        })?;
-        let connection = connect(&policy, &address).await?;
-        store.with(|mut access| access.get().push(connection))
+        let address = store.with(|mut access| access.get().builder_address(&builder))?;
+        <Self as postgres::HostConnectionWithStore<U>>::open_async(store, address).await
     }
 }
