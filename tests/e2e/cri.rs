@@ -11,9 +11,9 @@ use std::net::SocketAddr;
 use std::time::{Duration, Instant};
 
 use k8s_cri::v1::ContainerState;
-use spinrt_tests::containerd::{START_TIMEOUT, Version};
+use spinrt_tests::containerd::{START_TIMEOUT, Version, kill9};
 use spinrt_tests::cri::{ContainerSpec, Node, Pod};
-use spinrt_tests::net::{blocking_get, wait_for_listener};
+use spinrt_tests::net::{Prober, blocking_get, wait_for_listener};
 use spinrt_tests::{apps, images};
 
 const APP_IMAGE: &str = "localhost/trap:v1";
@@ -412,18 +412,7 @@ fn a_guest_over_its_pods_memory_limit_ends_that_container_only() {
     );
     // The connection dies with the server; no answer is the expected outcome.
     let _ = std::panic::catch_unwind(|| blocking_get(addr, "/grow"));
-    let deadline = Instant::now() + Duration::from_secs(20);
-    let status = loop {
-        let status = node.container_status(&app);
-        if status.state == ContainerState::ContainerExited as i32 {
-            break status;
-        }
-        assert!(
-            Instant::now() < deadline,
-            "the container outlived its memory limit: {status:?}"
-        );
-        std::thread::sleep(Duration::from_millis(200));
-    };
+    let status = wait_for_exit(&node, &app);
     assert_eq!(status.exit_code, 137, "{status:?}");
     assert_eq!(status.reason, "OOMKilled", "{status:?}");
     assert_eq!(
@@ -431,4 +420,94 @@ fn a_guest_over_its_pods_memory_limit_ends_that_container_only() {
         (200, "still alive\n".into())
     );
     remove_and_check_clean(&node, &[bystander, pod]);
+}
+
+/// What kubelet sees of a Spin pod when the node's runtime has trouble: containerd restarted
+/// under it (the pod stays Ready and answers throughout), its server killed (the container
+/// exits 137 and its restart serves again), its shim daemon killed (containerd cleans up after
+/// the shim: the sandbox is NotReady for kubelet to replace, as with runc's shim), and nothing
+/// left once the pod is removed.
+fn spin_pod_rides_out_runtime_faults(version: Version) {
+    let mut node = node_with_app(version);
+    let pod = node.run_pod("faults");
+    let (app, addr) = start_app(&node, &pod);
+    let ready = |node: &Node| {
+        node.pod_status(&pod.id).state == k8s_cri::v1::PodSandboxState::SandboxReady as i32
+    };
+
+    let prober = Prober::start(vec![addr], Duration::from_secs(120));
+    for signal in ["TERM", "KILL"] {
+        std::thread::sleep(Duration::from_millis(300));
+        node.restart_containerd(signal);
+        assert!(ready(&node), "after SIG{signal} the pod is not Ready");
+        let state = node.container_status(&app).state;
+        assert_eq!(
+            state,
+            ContainerState::ContainerRunning as i32,
+            "after SIG{signal}"
+        );
+    }
+    let report = prober.stop();
+    assert!(
+        report.failures.is_empty() && report.answered > 10,
+        "while containerd restarted twice, the pod answered {} requests and failed {:?}",
+        report.answered,
+        report.failures
+    );
+
+    let task_pid = |id: &str| {
+        node.containerd()
+            .task_pid(spinrt_tests::cri::NAMESPACE, id)
+            .unwrap_or_else(|| panic!("no task {id}"))
+    };
+    kill9(task_pid(&app));
+    let status = wait_for_exit(&node, &app);
+    assert_eq!(status.exit_code, 137, "{status:?}");
+    assert!(ready(&node), "a killed server took the pod down");
+    node.remove_container(&app);
+    let (app, addr) = start_app(&node, &pod);
+    assert_eq!(blocking_get(addr, "/ok"), (200, "still alive\n".into()));
+
+    let daemon = node
+        .containerd()
+        .shim_daemon_of(&pod.id)
+        .expect("the pod's shim daemon");
+    kill9(daemon);
+    let status = wait_for_exit(&node, &app);
+    assert_ne!(status.exit_code, 0, "{status:?}");
+    let deadline = Instant::now() + Duration::from_secs(20);
+    while ready(&node) {
+        assert!(
+            Instant::now() < deadline,
+            "the pod is Ready 20 s after its shim died"
+        );
+        std::thread::sleep(Duration::from_millis(200));
+    }
+    remove_and_check_clean(&node, &[pod]);
+}
+
+/// Waits (at most 20 s) until the container has exited; its status then.
+fn wait_for_exit(node: &Node, id: &str) -> k8s_cri::v1::ContainerStatus {
+    let deadline = Instant::now() + Duration::from_secs(20);
+    loop {
+        let status = node.container_status(id);
+        if status.state == ContainerState::ContainerExited as i32 {
+            return status;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "container {id} still runs: {status:?}"
+        );
+        std::thread::sleep(Duration::from_millis(200));
+    }
+}
+
+#[test]
+fn spin_pod_rides_out_runtime_faults_on_containerd_2_1() {
+    spin_pod_rides_out_runtime_faults(Version::V2_1);
+}
+
+#[test]
+fn spin_pod_rides_out_runtime_faults_on_containerd_1_7() {
+    spin_pod_rides_out_runtime_faults(Version::V1_7);
 }

@@ -106,36 +106,53 @@ impl Containerd {
         let shim = crate::bins::bin("containerd-shim-spin-v2");
         std::os::unix::fs::symlink(&shim, shim_dir.join("containerd-shim-spin-v2")).unwrap();
         std::fs::write(root.join("config.toml"), config(root)).unwrap();
-        let path = format!(
-            "{}:{}:{}",
-            shim_dir.display(),
-            bin_dir.display(),
-            std::env::var("PATH").unwrap_or_default()
-        );
-        let log = std::fs::File::create(root.join("containerd.log")).unwrap();
-        let child = Command::new(bin_dir.join("containerd"))
-            .arg("--config")
-            .arg(root.join("config.toml"))
-            .env("PATH", path)
-            .stdout(log.try_clone().unwrap())
-            .stderr(log)
-            .spawn()
-            .expect("starting containerd");
+        let child = spawn_containerd(version, root);
         let containerd = Self {
             version,
             dir,
             child,
         };
+        containerd.wait_until_answering();
+        containerd
+    }
+
+    /// Stops containerd with `signal` ("TERM", "KILL"), leaving its shims alone, and starts it
+    /// again on the same root, state and socket, as a node's service manager would.
+    pub fn restart(&mut self, signal: &str) {
+        self.stop_daemon(signal);
+        self.start_daemon();
+    }
+
+    /// Ends containerd with `signal` and waits until it is gone (at most 10 s, then SIGKILL).
+    pub fn stop_daemon(&mut self, signal: &str) {
+        unsafe_signal(self.child.id(), signal);
         let start = Instant::now();
-        while !containerd.ctr(&["version"]).status.success() {
+        while start.elapsed() < Duration::from_secs(10) {
+            if let Ok(Some(_)) = self.child.try_wait() {
+                return;
+            }
+            std::thread::sleep(Duration::from_millis(50));
+        }
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+
+    /// Starts containerd again after [`Containerd::stop_daemon`].
+    pub fn start_daemon(&mut self) {
+        self.child = spawn_containerd(self.version, self.dir.path());
+        self.wait_until_answering();
+    }
+
+    fn wait_until_answering(&self) {
+        let start = Instant::now();
+        while !self.ctr(&["version"]).status.success() {
             assert!(
                 start.elapsed() < Duration::from_secs(30),
                 "containerd did not come up:\n{}",
-                containerd.log()
+                self.log()
             );
             std::thread::sleep(Duration::from_millis(100));
         }
-        containerd
     }
 
     pub fn version(&self) -> Version {
@@ -200,6 +217,15 @@ impl Containerd {
             .collect()
     }
 
+    /// The pid containerd reports for task `id` in `namespace` (a Spin task's server), if it
+    /// lists the task.
+    pub fn task_pid(&self, namespace: &str, id: &str) -> Option<u32> {
+        self.tasks_in(namespace)
+            .into_iter()
+            .find(|(t, _, _)| t == id)
+            .and_then(|(_, pid, _)| pid.parse().ok())
+    }
+
     /// Waits until a task reports `status`, at most `timeout`.
     pub fn wait_for_status(&self, id: &str, status: &str, timeout: Duration) -> bool {
         let start = Instant::now();
@@ -227,6 +253,38 @@ impl Containerd {
             }
         }
         pids
+    }
+
+    /// The shim daemon serving task `id` (its command line names the id), if it runs.
+    pub fn shim_daemon_of(&self, id: &str) -> Option<u32> {
+        let needle = format!("\0-id\0{id}\0");
+        self.shim_processes().into_iter().find(|pid| {
+            let cmdline = std::fs::read(format!("/proc/{pid}/cmdline")).unwrap_or_default();
+            String::from_utf8_lossy(&cmdline).contains(&needle)
+                && !String::from_utf8_lossy(&cmdline).contains("-server")
+        })
+    }
+
+    /// The cgroup directories of task `id` in `namespace` that exist (ctr puts a task in
+    /// `/NAMESPACE/ID` of every hierarchy).
+    pub fn cgroups_of(namespace: &str, id: &str) -> Vec<PathBuf> {
+        let unified = Path::new("/sys/fs/cgroup").join(namespace).join(id);
+        let mut found: Vec<PathBuf> = std::fs::read_dir("/sys/fs/cgroup")
+            .into_iter()
+            .flatten()
+            .flatten()
+            .map(|c| c.path().join(namespace).join(id))
+            .filter(|p| p.is_dir())
+            .collect();
+        if unified.is_dir() {
+            found.push(unified);
+        }
+        found
+    }
+
+    /// The content store's leases, by id.
+    pub fn leases(&self, namespace: &str) -> Vec<String> {
+        self.quiet_lines(&["-n", namespace, "leases", "ls", "-q"])
     }
 
     /// The socket the shim of a running task listens on (its bundle's `address` file).
@@ -327,16 +385,7 @@ impl Drop for Containerd {
                 let _ = self.ctr(&["-n", &ns, "container", "delete", &id]);
             }
         }
-        unsafe_signal(self.child.id(), "TERM");
-        let start = Instant::now();
-        while start.elapsed() < Duration::from_secs(10) {
-            if let Ok(Some(_)) = self.child.try_wait() {
-                break;
-            }
-            std::thread::sleep(Duration::from_millis(50));
-        }
-        let _ = self.child.kill();
-        let _ = self.child.wait();
+        self.stop_daemon("TERM");
         for pid in self.shim_processes() {
             unsafe_signal(pid, "KILL");
         }
@@ -357,6 +406,54 @@ impl Containerd {
             .map(|l| l.trim().to_string())
             .filter(|l| !l.is_empty())
             .collect()
+    }
+}
+
+/// containerd on the config under `root`, our shim first on its PATH; its log appended to
+/// `root/containerd.log` (a restarted containerd adds to the same log).
+fn spawn_containerd(version: Version, root: &Path) -> Child {
+    let path = format!(
+        "{}:{}:{}",
+        root.join("bin").display(),
+        version.bin_dir().display(),
+        std::env::var("PATH").unwrap_or_default()
+    );
+    let log = std::fs::OpenOptions::new()
+        .create(true)
+        .append(true)
+        .open(root.join("containerd.log"))
+        .unwrap();
+    Command::new(version.bin_dir().join("containerd"))
+        .arg("--config")
+        .arg(root.join("config.toml"))
+        .env("PATH", path)
+        .stdout(log.try_clone().unwrap())
+        .stderr(log)
+        .spawn()
+        .expect("starting containerd")
+}
+
+/// Whether `pid` runs (a zombie has exited; only its parent's wait is missing).
+pub fn alive(pid: u32) -> bool {
+    std::fs::read_to_string(format!("/proc/{pid}/stat"))
+        .map(|stat| {
+            !stat
+                .rsplit(')')
+                .next()
+                .unwrap_or("")
+                .trim_start()
+                .starts_with('Z')
+        })
+        .unwrap_or(false)
+}
+
+/// SIGKILL, and waits until `pid` is gone (at most 5 s).
+pub fn kill9(pid: u32) {
+    unsafe_signal(pid, "KILL");
+    let deadline = Instant::now() + Duration::from_secs(5);
+    while alive(pid) {
+        assert!(Instant::now() < deadline, "{pid} survived SIGKILL");
+        std::thread::sleep(Duration::from_millis(20));
     }
 }
 

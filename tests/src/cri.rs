@@ -122,6 +122,12 @@ impl Node {
         &self.containerd
     }
 
+    /// Restarts containerd (see [`Containerd::restart`]) and waits until CRI is ready again.
+    pub fn restart_containerd(&mut self, signal: &str) {
+        self.containerd.restart(signal);
+        self.wait_until_ready();
+    }
+
     /// Imports an image tarball into CRI's namespace, as a pull would leave it.
     pub fn import(&self, tar: &Path) {
         import(&self.containerd, tar);
@@ -131,9 +137,15 @@ impl Node {
     fn wait_until_ready(&self) {
         let deadline = Instant::now() + Duration::from_secs(30);
         loop {
-            let status = self
-                .call(|mut c| async move { c.status(cri::StatusRequest { verbose: false }).await });
-            let conditions = status.status.map(|s| s.conditions).unwrap_or_default();
+            // A containerd that just (re)started may not serve CRI yet.
+            let status = self.try_call(|mut c| async move {
+                c.status(cri::StatusRequest { verbose: false }).await
+            });
+            let conditions = status
+                .ok()
+                .and_then(|s| s.status)
+                .map(|s| s.conditions)
+                .unwrap_or_default();
             if !conditions.is_empty() && conditions.iter().all(|c| c.status) {
                 return;
             }
@@ -259,6 +271,14 @@ impl Node {
         };
         self.call(|mut c| async move { c.stop_container(request).await });
         start.elapsed()
+    }
+
+    /// RemoveContainer, as kubelet does before it restarts a container that exited.
+    pub fn remove_container(&self, id: &str) {
+        let request = cri::RemoveContainerRequest {
+            container_id: id.to_string(),
+        };
+        self.call(|mut c| async move { c.remove_container(request).await });
     }
 
     /// StopPodSandbox then RemovePodSandbox (which removes its containers too).

@@ -124,3 +124,65 @@ pub fn parse_response(raw: &[u8]) -> (u16, String) {
         .unwrap_or_default();
     (status, body)
 }
+
+/// Requests `GET /` to each address in turn from a thread, one every 20 ms, until stopped (at
+/// most `limit`, so a test that panics elsewhere never leaves it looping): what a client of a
+/// pod sees while the node does something to it.
+pub struct Prober {
+    stop: std::sync::Arc<std::sync::atomic::AtomicBool>,
+    thread: std::thread::JoinHandle<ProbeReport>,
+}
+
+/// What a [`Prober`] saw: how many requests were answered 200, and every other outcome.
+#[derive(Debug)]
+pub struct ProbeReport {
+    pub answered: usize,
+    pub failures: Vec<String>,
+}
+
+impl Prober {
+    pub fn start(addrs: Vec<SocketAddr>, limit: Duration) -> Self {
+        let stop = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
+        let stopped = stop.clone();
+        let thread = std::thread::spawn(move || {
+            let mut report = ProbeReport {
+                answered: 0,
+                failures: Vec::new(),
+            };
+            let start = Instant::now();
+            while !stopped.load(std::sync::atomic::Ordering::Relaxed) && start.elapsed() < limit {
+                for addr in &addrs {
+                    match raw_get(*addr) {
+                        Ok(200) => report.answered += 1,
+                        Ok(status) => report.failures.push(format!("{addr}: status {status}")),
+                        Err(e) => report.failures.push(format!("{addr}: {e}")),
+                    }
+                }
+                std::thread::sleep(Duration::from_millis(20));
+            }
+            report
+        });
+        Self { stop, thread }
+    }
+
+    pub fn stop(self) -> ProbeReport {
+        self.stop.store(true, std::sync::atomic::Ordering::Relaxed);
+        self.thread.join().expect("the prober panicked")
+    }
+}
+
+/// The status of `GET /` on a connection of its own, within 5 s.
+fn raw_get(addr: SocketAddr) -> std::io::Result<u16> {
+    use std::io::{Read, Write};
+    let timeout = Duration::from_secs(5);
+    let mut stream = std::net::TcpStream::connect_timeout(&addr, timeout)?;
+    stream.set_read_timeout(Some(timeout))?;
+    stream.set_write_timeout(Some(timeout))?;
+    stream.write_all(b"GET / HTTP/1.1\r\nhost: probe\r\nconnection: close\r\n\r\n")?;
+    let mut response = Vec::new();
+    stream.read_to_end(&mut response)?;
+    String::from_utf8_lossy(&response)
+        .get(9..12)
+        .and_then(|s| s.parse().ok())
+        .ok_or_else(|| std::io::Error::other(format!("no HTTP status in {} bytes", response.len())))
+}

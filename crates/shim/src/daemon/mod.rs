@@ -113,21 +113,22 @@ impl containerd_shim::Shim for SpinShim {
 }
 
 fn cleanup_after_crash(id: &str, namespace: &str, bundle: &Path) {
-    if let Some(pid) = std::fs::read_to_string(bundle.join("spin/server.pid"))
-        .ok()
-        .and_then(|s| s.trim().parse::<i32>().ok())
-    {
-        let _ = nix::sys::signal::kill(
-            nix::unistd::Pid::from_raw(pid),
-            nix::sys::signal::Signal::SIGKILL,
-        );
+    // A Spin container has its server's directory in the bundle; any other is runc's.
+    if bundle.join(spin::SERVER_DIR).is_dir() {
+        let removed = oci_spec::runtime::Spec::load(bundle.join("config.json"))
+            .map_err(anyhow::Error::from)
+            .and_then(|spec| spin::remove_after_crash(&spec, namespace, id));
+        if let Err(e) = removed {
+            log::warn!("container {id}: {e:#}");
+        }
+    } else {
+        let _ = std::process::Command::new("runc")
+            .arg("--root")
+            .arg(Path::new(runc::RUNC_ROOT).join(namespace))
+            .args(["delete", "--force", id])
+            .stdout(std::process::Stdio::null())
+            .stderr(std::process::Stdio::null())
+            .status();
     }
-    let _ = std::process::Command::new("runc")
-        .arg("--root")
-        .arg(Path::new(runc::RUNC_ROOT).join(namespace))
-        .args(["delete", "--force", id])
-        .stdout(std::process::Stdio::null())
-        .stderr(std::process::Stdio::null())
-        .status();
     let _ = nix::mount::umount2(&bundle.join("rootfs"), nix::mount::MntFlags::MNT_DETACH);
 }

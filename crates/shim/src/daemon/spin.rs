@@ -24,6 +24,10 @@ const IN_ROOT_LAYERS: &str = "/.spin/layers";
 const IN_ROOT_WORK: &str = "/.spin/work";
 const IN_ROOT_COMPILED: &str = "/.spin/compiled";
 
+/// The server's files in the container's bundle (its task file, layers written out); its
+/// presence marks a Spin container.
+pub const SERVER_DIR: &str = "spin";
+
 /// What the container serves.
 pub enum SpinApp {
     Artifact(SpinImage),
@@ -53,7 +57,7 @@ impl SpinServer {
         app: SpinApp,
         stdio: ContainerStdio,
     ) -> Result<Self> {
-        let dir = bundle.join("spin");
+        let dir = bundle.join(SERVER_DIR);
         let work_dir = dir.join("work");
         std::fs::create_dir_all(&work_dir)
             .with_context(|| format!("creating {}", work_dir.display()))?;
@@ -188,7 +192,6 @@ impl SpinServer {
         {
             log::warn!("container {id}: cannot set oom_score_adj {adj}: {e}");
         }
-        std::fs::write(dir.join("server.pid"), pid.to_string())?;
         Ok(Self {
             pid,
             start: std::sync::Mutex::new(Some(File::from(start_write))),
@@ -221,6 +224,30 @@ impl SpinServer {
 }
 
 /// The cgroup the spec names (containerd's default `/<namespace>/<id>` without one).
+/// containerd's clean-up after the daemon died: ends whatever still runs in the Spin container's
+/// cgroup (its server, PID 1 of its namespace, and so all of it) and removes the cgroup, as
+/// `runc delete --force` does for a Linux container. Processes are found through the cgroup,
+/// never by a saved pid, which may name another process by now.
+pub fn remove_after_crash(spec: &Spec, namespace: &str, id: &str) -> Result<()> {
+    let cgroup = cgroup_for(spec, namespace, id)?;
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(5);
+    // No cgroup (or no such hierarchy) reads as no process; `remove` skips what is missing.
+    while let Ok(pids) = cgroup.get_all_pids()
+        && !pids.is_empty()
+    {
+        if std::time::Instant::now() > deadline {
+            bail!("processes {pids:?} of container {id} outlive SIGKILL");
+        }
+        for pid in pids {
+            let _ = nix::sys::signal::kill(pid, nix::sys::signal::Signal::SIGKILL);
+        }
+        std::thread::sleep(std::time::Duration::from_millis(20));
+    }
+    cgroup
+        .remove()
+        .map_err(|e| anyhow::anyhow!("removing the cgroup of container {id}: {e}"))
+}
+
 fn cgroup_for(spec: &Spec, namespace: &str, id: &str) -> Result<AnyCgroupManager> {
     let path = spec
         .linux()
