@@ -105,6 +105,16 @@ fn containerd_restarts_under_serving_tasks(version: Version) {
         "task {c} ended while containerd was down, and is listed as {:?}",
         ctd.tasks()
     );
+    // Its TaskExit reaches containerd once containerd is back (CRI learns of exits from it).
+    let deadline = Instant::now() + Duration::from_secs(20);
+    while !ctd.log().contains("published /tasks/exit on retry") {
+        assert!(
+            Instant::now() < deadline,
+            "the TaskExit of {c} never reached containerd\n{}",
+            ctd.log()
+        );
+        std::thread::sleep(Duration::from_millis(100));
+    }
     let deleted = ctd.delete_once_stopped(&c);
     assert!(deleted.contains("137"), "exit status of {c}: {deleted}");
 

@@ -5,6 +5,7 @@
 
 mod app;
 mod content;
+mod events;
 mod exits;
 mod oom;
 mod plain;

@@ -11,7 +11,6 @@ use containerd_shim::api::{
     PidsResponse, ResumeRequest, ShutdownRequest, StartRequest, StartResponse, StateRequest,
     StateResponse, StatsRequest, StatsResponse, UpdateTaskRequest, WaitRequest, WaitResponse,
 };
-use containerd_shim::event::Event;
 use containerd_shim::protos::events::task::{
     TaskCreate, TaskDelete, TaskExit, TaskIO, TaskOOM, TaskStart,
 };
@@ -20,7 +19,6 @@ use containerd_shim::protos::protobuf::well_known_types::timestamp::Timestamp;
 use containerd_shim::protos::shim::shim_ttrpc::Task;
 use containerd_shim::protos::ttrpc;
 use containerd_shim::protos::types::task::{ProcessInfo, Status};
-use containerd_shim::publisher::RemotePublisher;
 use containerd_shim::{TtrpcContext, TtrpcResult};
 use nix::sys::signal::{Signal, kill};
 use nix::unistd::Pid;
@@ -28,6 +26,7 @@ use oci_spec::runtime::Spec;
 
 use crate::daemon::app;
 use crate::daemon::content::Store;
+use crate::daemon::events::Events;
 use crate::daemon::exits::Exits;
 use crate::daemon::runc::{ContainerStdio, Runc};
 use crate::daemon::spin::SpinServer;
@@ -110,25 +109,6 @@ pub struct TaskService {
     rt: tokio::runtime::Runtime,
 }
 
-/// Events to containerd, each over a connection of its own: a ttrpc client kept open polls its
-/// socket 100 times a second, and every idle pod would pay for it.
-struct Events {
-    namespace: String,
-    address: String,
-}
-
-impl Events {
-    fn send(&self, event: impl Event) {
-        let topic = event.topic();
-        let published = RemotePublisher::new(&self.address).and_then(|publisher| {
-            publisher.publish(Default::default(), &topic, &self.namespace, Box::new(event))
-        });
-        if let Err(e) = published {
-            log::warn!("publishing {topic}: {e}");
-        }
-    }
-}
-
 impl TaskService {
     /// `ttrpc_address`: containerd's, where events go.
     pub fn new(
@@ -144,10 +124,7 @@ impl TaskService {
             containers: Mutex::default(),
             runc: Runc::new(namespace, exits.clone()),
             exits,
-            events: Arc::new(Events {
-                namespace: namespace.to_string(),
-                address: ttrpc_address.to_string(),
-            }),
+            events: Arc::new(Events::new(namespace, ttrpc_address)),
             exit,
             rt: tokio::runtime::Builder::new_current_thread()
                 .enable_all()
