@@ -511,3 +511,75 @@ fn spin_pod_rides_out_runtime_faults_on_containerd_2_1() {
 fn spin_pod_rides_out_runtime_faults_on_containerd_1_7() {
     spin_pod_rides_out_runtime_faults(Version::V1_7);
 }
+
+/// A guest that floods its stdout neither stalls its pod nor pushes it all through containerd:
+/// its writes never wait, the server forwards at most `SPIN_GUEST_OUTPUT_RATE` (4 MiB/s by
+/// default) from a 1 MiB buffer, drops the rest and says so in the pod's log.
+#[test]
+fn a_guest_flooding_its_stdout_is_cut_off_and_its_pod_keeps_serving() {
+    let node = node_with_app(Version::V2_1);
+    let pod = node.run_pod("flood");
+    let (app, addr) = start_app(&node, &pod);
+
+    let started = Instant::now();
+    let flood = std::thread::spawn(move || blocking_get(addr, "/flood"));
+    // The pod answers while its guest floods.
+    for _ in 0..5 {
+        let asked = Instant::now();
+        assert_eq!(blocking_get(addr, "/ok"), (200, "still alive\n".into()));
+        assert!(
+            asked.elapsed() < Duration::from_secs(2),
+            "/ok took {:?} during the flood",
+            asked.elapsed()
+        );
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    let flooded = (200, format!("flooded {} bytes\n", 64 << 20));
+    assert_eq!(flood.join().unwrap(), flooded);
+    let took = started.elapsed();
+    wait_for_log_line(
+        &node,
+        &app,
+        "stderr",
+        "bytes of guest stdout: written faster than",
+    );
+    // Memory does not grow with what a guest writes: two more floods cost nothing more.
+    let after_one = working_set(&node, &app);
+    for _ in 0..2 {
+        assert_eq!(blocking_get(addr, "/flood"), flooded);
+    }
+    let after_three = working_set(&node, &app);
+    assert!(
+        after_three < after_one + (8 << 20),
+        "the container's working set grew from {} KiB after one flood to {} KiB after three",
+        after_one >> 10,
+        after_three >> 10
+    );
+
+    let status = node.container_status(&app);
+    let logged = std::fs::metadata(&status.log_path).unwrap().len();
+    // What may pass: the buffer, plus the rate for as long as the floods and the waits took
+    // (CRI's log lines add a timestamp and a tag to each 1 KiB line).
+    let allowed = ((1 << 20) + (4 << 20) * (started.elapsed().as_secs() + 1)) * 11 / 10;
+    assert!(
+        logged <= allowed,
+        "the CRI log holds {logged} bytes {:?} after floods of 3 × 64 MiB (allowed {allowed})",
+        started.elapsed()
+    );
+    eprintln!(
+        "flood of 64 MiB answered in {took:?}; after 3 floods in {:?}, {} KiB in the CRI log; \
+         working set {} KiB after one flood, {} KiB after three",
+        started.elapsed(),
+        logged >> 10,
+        after_one >> 10,
+        after_three >> 10
+    );
+    remove_and_check_clean(&node, &[pod]);
+}
+
+fn working_set(node: &Node, id: &str) -> u64 {
+    node.container_stats(id)
+        .memory
+        .and_then(|m| m.working_set_bytes)
+        .map_or(0, |v| v.value)
+}

@@ -4,6 +4,7 @@ use spinrt_app::{App, ComponentSource};
 use wasmtime::Store;
 use wasmtime::component::{Component, InstancePre, Linker};
 
+use crate::host::output::GuestOutput;
 use crate::host::{AppHost, ComponentHost, HostConfig, wasi_2023_10_18};
 use crate::{Engine, EngineError, InstanceState, LoadOutcome};
 
@@ -12,6 +13,7 @@ pub struct LoadedApp {
     app: App,
     engine: Engine,
     components: HashMap<String, LoadedComponent>,
+    output: GuestOutput,
 }
 
 /// One component, linked once; [`LoadedComponent::new_store`] and its `InstancePre` make
@@ -93,7 +95,14 @@ impl LoadedApp {
             app,
             engine: engine.clone(),
             components,
+            output: app_host.output().clone(),
         })
+    }
+
+    /// Waits (at most `timeout`) until what the guests wrote to stdout and stderr is out:
+    /// before the process exits.
+    pub fn flush_output(&self, timeout: std::time::Duration) {
+        self.output.flush(timeout);
     }
 
     pub fn app(&self) -> &App {

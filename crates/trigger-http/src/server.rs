@@ -19,6 +19,9 @@ use crate::executor::Executor;
 use crate::{body, headers};
 
 /// Serves one loaded app over HTTP.
+/// How long a stopping server waits for the guests' queued output to reach the log.
+const OUTPUT_FLUSH_TIMEOUT: Duration = Duration::from_secs(2);
+
 pub struct HttpServer {
     app: Arc<LoadedApp>,
     router: Router,
@@ -159,6 +162,9 @@ impl HttpServer {
                 log::warn!("grace period over: closing the remaining connections");
             }
         }
+        // What the guests wrote last is still queued for the log (see engine::host::output).
+        let app = self.app.clone();
+        let _ = tokio::task::spawn_blocking(move || app.flush_output(OUTPUT_FLUSH_TIMEOUT)).await;
         Ok(())
     }
 

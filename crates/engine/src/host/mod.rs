@@ -11,6 +11,7 @@ pub mod llm;
 pub mod mqtt;
 pub mod mysql;
 pub mod outbound;
+pub mod output;
 pub mod postgres;
 pub mod redis;
 pub mod spin1;
@@ -20,6 +21,7 @@ pub mod variables;
 pub mod wasi;
 pub mod wasi_2023_10_18;
 
+use output::GuestOutput;
 use std::collections::BTreeMap;
 use std::path::PathBuf;
 use std::sync::Arc;
@@ -69,11 +71,16 @@ pub struct AppHost {
     variables: AppVariables,
     key_value: AppKeyValue,
     sqlite: AppSqlite,
+    output: GuestOutput,
 }
 
 impl AppHost {
     pub fn new(app: &App, config: HostConfig) -> Result<Self, EngineError> {
+        let rate = GuestOutput::rate_from(&config.env).map_err(EngineError::Config)?;
+        let output = GuestOutput::to_process_stdio(rate)
+            .map_err(|e| EngineError::Config(format!("the process's stdout and stderr: {e}")))?;
         Ok(Self {
+            output,
             variables: AppVariables::resolve(
                 app,
                 &config.env,
@@ -83,6 +90,11 @@ impl AppHost {
             sqlite: AppSqlite::new(config.runtime_config.sqlite_database),
             state_dir: config.state_dir,
         })
+    }
+
+    /// Where the app's guests write their stdout and stderr.
+    pub fn output(&self) -> &GuestOutput {
+        &self.output
     }
 
     /// Checks a component's host configuration and prepares what its instances get.
@@ -104,6 +116,7 @@ impl AppHost {
                 component,
                 state_dir.map(|d| d.join("files")).as_deref(),
                 outbound.clone(),
+                self.output.clone(),
             )?,
             variables: self.variables.for_component(component)?,
             key_value: self

@@ -12,6 +12,7 @@ use wasmtime_wasi::sockets::SocketAddrUse;
 use wasmtime_wasi::{FsPerms, WasiCtx};
 
 use super::outbound::OutboundPolicy;
+use super::output::GuestOutput;
 
 use crate::{EngineError, InstanceState};
 
@@ -27,6 +28,7 @@ pub struct ComponentWasi {
     /// A directory holding exactly the component's files, mounted read-only at `/`.
     files_root: Option<PathBuf>,
     outbound: Arc<OutboundPolicy>,
+    output: GuestOutput,
 }
 
 impl ComponentWasi {
@@ -36,6 +38,7 @@ impl ComponentWasi {
         component: &Component,
         files_dir: Option<&Path>,
         outbound: Arc<OutboundPolicy>,
+        output: GuestOutput,
     ) -> Result<Self, EngineError> {
         let files_root = if component.files.is_empty() {
             None
@@ -59,12 +62,16 @@ impl ComponentWasi {
                 .collect(),
             files_root,
             outbound,
+            output,
         })
     }
 
     pub fn ctx(&self, component: &str) -> Result<WasiCtx, EngineError> {
         let mut builder = WasiCtx::builder();
-        builder.inherit_stdout().inherit_stderr().envs(&self.env);
+        builder
+            .stdout(self.output.stdout())
+            .stderr(self.output.stderr())
+            .envs(&self.env);
         let policy = self.outbound.clone();
         builder
             .allow_ip_name_lookup(!policy.is_empty())

@@ -1,8 +1,8 @@
 //! Misbehaves on purpose: `/trap` traps (a Rust panic becomes `unreachable`), `/loop` spins
 //! forever, `/slow` answers after 1.5 s (a request in flight), `/busy` burns 300 ms of CPU,
 //! `/log` writes a line to stdout and one to stderr, `/remember` tries to leave state for the
-//! next request (see [`remember`]), `/grow` fills 192 MiB of memory; anything else answers 200
-//! so tests can see the server survived.
+//! next request (see [`remember`]), `/grow` fills 192 MiB of memory, `/flood` writes 64 MiB of
+//! lines to stdout at once; anything else answers 200 so tests can see the server survived.
 use std::sync::atomic::{AtomicU32, AtomicU8, Ordering};
 
 use spin_sdk::http::{IntoResponse, Request, Response};
@@ -34,6 +34,19 @@ fn handle(req: Request) -> anyhow::Result<impl IntoResponse> {
             println!("a line on stdout from the app");
             eprintln!("a line on stderr from the app");
             Ok(Response::builder().status(200).body("logged\n").build())
+        }
+        "/flood" => {
+            use std::io::Write;
+            let mut line = [b'f'; 1024];
+            line[1023] = b'\n';
+            let mut stdout = std::io::stdout().lock();
+            for _ in 0..(64 << 10) {
+                stdout.write_all(&line)?;
+            }
+            Ok(Response::builder()
+                .status(200)
+                .body(format!("flooded {} bytes\n", 64 << 20))
+                .build())
         }
         "/remember" => Ok(Response::builder().status(200).body(remember()).build()),
         "/grow" => {
