@@ -18,24 +18,69 @@ pub fn spin_artifact_with_locked_app(
     dir: &Path,
     edit: impl FnOnce(&mut serde_json::Value),
 ) -> PathBuf {
+    spin_artifact_edited(app, reference, dir, |artifact| edit(&mut artifact.locked))
+}
+
+/// A Spin artifact's parts, for a test to damage before they are written out: the locked app,
+/// the other layers (Wasm and data), and the config's JSON.
+pub struct ArtifactParts {
+    pub locked: serde_json::Value,
+    pub layers: Vec<Blob>,
+    pub config: serde_json::Value,
+    /// The locked app's media type (Spin's, unless a test changes it).
+    pub locked_media_type: String,
+}
+
+impl ArtifactParts {
+    /// Replaces the Wasm of component `index` with `bytes`, in a layer of their own, and points
+    /// the locked app at it: the image is consistent, its Wasm is what the test wants.
+    pub fn set_wasm(&mut self, index: usize, bytes: Vec<u8>) {
+        let layer = blob(media_types::WASM_LAYER, bytes);
+        self.locked["components"][index]["source"]["digest"] = layer.digest.clone().into();
+        self.layers.push(layer);
+    }
+
+    /// Adds a layer; returns its digest.
+    pub fn add_layer(&mut self, media_type: &str, bytes: Vec<u8>) -> String {
+        let layer = blob(media_type, bytes);
+        let digest = layer.digest.clone();
+        self.layers.push(layer);
+        digest
+    }
+}
+
+/// A test app packed as a Spin artifact, with `edit` applied to its parts first.
+pub fn spin_artifact_edited(
+    app: &str,
+    reference: &str,
+    dir: &Path,
+    edit: impl FnOnce(&mut ArtifactParts),
+) -> PathBuf {
     let app = spinrt_app::manifest::load(&crate::apps::manifest_dir(app)).unwrap();
     let image = spinrt_oci::pack(&app).unwrap();
     let mut layers = image.layers.clone();
     let locked = layers.pop().unwrap();
-    let mut json: serde_json::Value = serde_json::from_slice(&locked.data).unwrap();
-    edit(&mut json);
+    let mut parts = ArtifactParts {
+        locked: serde_json::from_slice(&locked.data).unwrap(),
+        layers,
+        config: json!({
+            "architecture": "wasm", "os": "Wasip1",
+            "rootfs": {"type": "layers", "diff_ids": []},
+        }),
+        locked_media_type: media_types::SPIN_APPLICATION.to_string(),
+    };
+    edit(&mut parts);
+    let mut layers = parts.layers;
     layers.push(blob(
-        media_types::SPIN_APPLICATION,
-        serde_json::to_vec(&json).unwrap(),
+        &parts.locked_media_type,
+        serde_json::to_vec(&parts.locked).unwrap(),
     ));
+    let mut config = parts.config;
+    config["config"]["Labels"][media_types::LOCKED_APP_DIGEST_LABEL] =
+        layers.last().unwrap().digest.clone().into();
     let config = blob(
         media_types::OCI_CONFIG,
-        serde_json::to_vec(&json!({
-            "architecture": "wasm", "os": "Wasip1",
-            "config": {"Labels": {media_types::LOCKED_APP_DIGEST_LABEL: layers.last().unwrap().digest}},
-            "rootfs": {"type": "layers", "diff_ids": []},
-        }))
-        .unwrap(),
+        serde_json::to_vec(&config).unwrap(),
     );
     write(&image_of(config, layers), reference, dir)
 }
@@ -115,7 +160,7 @@ pub fn linux_image(
     write(&image_of(config, vec![layer]), reference, dir)
 }
 
-fn blob(media_type: &str, data: Vec<u8>) -> Blob {
+pub fn blob(media_type: &str, data: Vec<u8>) -> Blob {
     Blob {
         media_type: media_type.to_string(),
         digest: sha256_digest(&data),

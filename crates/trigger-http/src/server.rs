@@ -217,7 +217,6 @@ impl HttpServer {
             Executor::WasiHttp3(e) => e.execute(component, req).await.map_err(|e| e.to_string()),
             Executor::WasiHttp(e) => e.execute(component, req).await.map_err(|e| e.to_string()),
             Executor::Spin1(e) => e.execute(component, req).await.map_err(|e| e.to_string()),
-            Executor::Broken(reason) => Err(reason.clone()),
         };
         match result {
             Ok(response) => response,

@@ -23,11 +23,20 @@ pub fn spin_app(
 ) -> anyhow::Result<Option<SpinApp>> {
     let target = match rt.block_on(content::image(store, id))? {
         ContainerImage::Spin(mut image) => {
-            for layer in image.layers.iter_mut().filter(|l| precompile::is_wasm(l)) {
+            let names: Vec<String> = image
+                .layers
+                .iter()
+                .map(|l| components_of(&image, &l.digest))
+                .collect();
+            for (layer, name) in image.layers.iter_mut().zip(names) {
+                if !precompile::is_wasm(layer) {
+                    continue;
+                }
                 let code = precompile::machine_code(
                     rt,
                     store,
                     &layer.digest,
+                    &name,
                     &layer.digest,
                     &layer.bytes,
                     exits,
@@ -64,8 +73,9 @@ pub fn spin_app(
         match wasm.and_then(|wasm| {
             wasm.into_iter()
                 .map(|w| {
-                    let code =
-                        precompile::machine_code(rt, store, &target, &w.digest, &w.bytes, exits)?;
+                    let code = precompile::machine_code(
+                        rt, store, &target, &w.digest, &w.digest, &w.bytes, exits,
+                    )?;
                     Ok((w.digest, code))
                 })
                 .collect::<anyhow::Result<Vec<_>>>()
@@ -78,4 +88,24 @@ pub fn spin_app(
         path: inside.into(),
         compiled,
     }))
+}
+
+/// The ids of the components whose source is the layer `digest`, as the artifact's locked app
+/// names them, so a compile error names what the user wrote; the digest when it names none.
+fn components_of(image: &content::SpinImage, digest: &str) -> String {
+    let locked = std::iter::once(&image.config)
+        .chain(&image.layers)
+        .find(|b| b.media_type == spinrt_oci::media_types::SPIN_APPLICATION)
+        .and_then(|b| serde_json::from_slice::<serde_json::Value>(&b.bytes).ok());
+    let ids: Vec<&str> = locked
+        .iter()
+        .flat_map(|l| l["components"].as_array().into_iter().flatten())
+        .filter(|c| c["source"]["digest"] == digest)
+        .filter_map(|c| c["id"].as_str())
+        .collect();
+    if ids.is_empty() {
+        digest.to_string()
+    } else {
+        ids.join(", ")
+    }
 }

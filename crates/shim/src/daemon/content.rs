@@ -30,6 +30,10 @@ pub enum ContentError {
     },
     #[error("image {image}: {message}")]
     Image { image: String, message: String },
+    /// A blob of the content store that is not what its digest says (damaged on disk, or
+    /// written around containerd): never compiled, never served.
+    #[error("containerd's content store: {0}")]
+    Damaged(spinrt_oci::OciError),
 }
 
 /// One layer of the image (or its config): media type, digest and bytes.
@@ -140,6 +144,7 @@ impl Store {
         path.is_file().then_some(path)
     }
 
+    /// The blob `digest`, checked against its digest.
     pub async fn read(&self, digest: &str) -> Result<Vec<u8>, ContentError> {
         let request = with_namespace!(
             ReadContentRequest {
@@ -162,6 +167,8 @@ impl Store {
         {
             bytes.extend_from_slice(&chunk.data);
         }
+        spinrt_oci::verify_digest(&format!("blob {digest}"), digest, &bytes)
+            .map_err(ContentError::Damaged)?;
         Ok(bytes)
     }
 }

@@ -66,6 +66,7 @@ pub fn machine_code(
     rt: &tokio::runtime::Runtime,
     store: &Store,
     owner: &str,
+    name: &str,
     wasm_digest: &str,
     wasm: &[u8],
     exits: &Exits,
@@ -89,7 +90,7 @@ pub fn machine_code(
         return Ok(code);
     }
     let started = Instant::now();
-    let code = compile::machine_code(wasm_digest, wasm, &exit_of)?;
+    let code = compile::machine_code(name, wasm, &exit_of)?;
     log::info!(
         "Wasm {wasm_digest}: precompiled in {} ms by a confined compiler process",
         started.elapsed().as_millis()

@@ -15,16 +15,17 @@ pub use wasi_http3::WasiHttp3Executor;
 #[error("{0}")]
 pub struct GuestError(String);
 
-/// The executor for one component, or why it cannot serve requests.
+/// The executor for one component.
 pub enum Executor {
     WasiHttp3(WasiHttp3Executor),
     WasiHttp(WasiHttpExecutor),
     Spin1(Spin1Executor),
-    /// The component cannot serve HTTP; requests get a 500 and this reason is logged.
-    Broken(String),
 }
 
 impl Executor {
+    /// The executor of a component an HTTP trigger routes to, or why it cannot serve HTTP: as
+    /// in Spin, a component without an HTTP handler fails the app when it loads, not each
+    /// request.
     pub fn for_component(component: &LoadedComponent, kind: &HttpExecutor) -> Result<Self, String> {
         if *kind == HttpExecutor::Wagi {
             return Err(format!(
@@ -42,14 +43,12 @@ impl Executor {
         if let Some(e) = Spin1Executor::new(component) {
             return Ok(Executor::Spin1(e));
         }
-        let reason = format!(
+        Err(format!(
             "component '{}' exports no HTTP handler: neither wasi:http/handler (0.3.x), \
              wasi:http/incoming-handler (0.2.x or 0.2.0-rc-2023-10-18) nor Spin 1's \
              fermyon:spin/inbound-http ({why})",
             component.id()
-        );
-        log::warn!("{reason}: its routes will answer 500");
-        Ok(Executor::Broken(reason))
+        ))
     }
 }
 
