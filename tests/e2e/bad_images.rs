@@ -477,3 +477,63 @@ fn bad_images_fail_with_the_reason_under_containerd_2_1() {
 fn bad_images_fail_with_the_reason_under_containerd_1_7() {
     bad_images_fail_with_the_reason(Version::V1_7);
 }
+
+/// Size of the data layer of [`a_large_data_layer_is_served_under_a_small_memory_limit`]: four
+/// times the container's memory limit (a 1 GiB layer behaves the same, see the README; this
+/// keeps the test's disk use under 1 GiB).
+const LARGE_LAYER: usize = 256 << 20;
+
+/// A data layer much larger than the container's memory limit is served: neither the shim
+/// daemon nor the server reads it into memory (the server maps the content store's file and
+/// copies it into the app's files), so the container is not OOM-killed at start.
+#[test]
+fn a_large_data_layer_is_served_under_a_small_memory_limit() {
+    let ctd = Containerd::start(Version::V2_1);
+    let reference = "localhost/large-layer:v1";
+    let tar = images::spin_artifact_edited("routes", reference, ctd.dir(), |parts| {
+        let digest = parts.add_layer(spinrt_oci::media_types::DATA_LAYER, vec![0x5a; LARGE_LAYER]);
+        // Only the file server of the routes app (and only its layers), with the large file.
+        let locked = &mut parts.locked;
+        let keep = |c: &serde_json::Value| c["id"] == "fileserver";
+        locked["components"].as_array_mut().unwrap().retain(keep);
+        locked["triggers"]
+            .as_array_mut()
+            .unwrap()
+            .retain(|t| t["trigger_config"]["component"] == "fileserver");
+        let fileserver = &mut locked["components"][0];
+        fileserver["files"]
+            .as_array_mut()
+            .unwrap()
+            .push(json!({"digest": digest, "path": "/large.bin"}));
+        let used = fileserver.to_string();
+        parts.layers.retain(|l| used.contains(&l.digest));
+    });
+    ctd.ctr_ok(&["images", "import", "--all-platforms", tar.to_str().unwrap()]);
+    std::fs::remove_file(&tar).unwrap();
+    let id = unique_id("large");
+    let started = Instant::now();
+    let limit = (LARGE_LAYER / 4).to_string();
+    let addr = ctd.run_detached(reference, &id, &["--memory-limit", &limit]);
+    let took = started.elapsed();
+    let (status, size) = net::block_on(async {
+        let res = net::client()
+            .get(format!("http://{addr}/static/large.bin"))
+            .header("x-stat", "size")
+            .send()
+            .await
+            .unwrap();
+        (res.status().as_u16(), res.text().await.unwrap())
+    });
+    assert_eq!(
+        (status, size.trim()),
+        (200, LARGE_LAYER.to_string().as_str())
+    );
+    assert_eq!(blocking_get(addr, "/static/small.txt").0, 200);
+    eprintln!(
+        "a {} MiB data layer under a {} MiB memory limit: serving {took:?} after ctr run",
+        LARGE_LAYER >> 20,
+        LARGE_LAYER >> 22
+    );
+    let deleted = ctd.stop(&id);
+    assert!(!deleted.contains("non-zero exit"), "{deleted}");
+}

@@ -248,7 +248,7 @@ fn check_confined(node: &Node, pod: &Pod, app: &str) {
     // The machine code is mapped from containerd's content store, not copied per pod.
     let maps = std::fs::read_to_string(format!("/proc/{server}/maps")).unwrap();
     assert!(
-        maps.lines().any(|l| l.contains("/.spin/compiled/sha256-")),
+        maps.lines().any(|l| l.contains("/.spin/content/sha256-")),
         "the server maps no precompiled file:\n{maps}"
     );
 }

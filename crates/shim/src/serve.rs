@@ -109,18 +109,15 @@ async fn serve(
     stop_signals.thread_unblock()?;
     let app = match &task.app {
         AppSource::Artifact { config, layers } => {
-            let read = |path: &Path| {
-                std::fs::read(path).with_context(|| format!("reading layer {}", path.display()))
-            };
-            let config_bytes = read(&config.path)?;
+            let config_bytes = map(&config.path)?;
             // Machine code is mapped by the engine where it lies, never read here.
             let blobs = layers
                 .iter()
                 .map(|l| {
                     if l.precompiled {
-                        Ok(Vec::new())
+                        Ok(None)
                     } else {
-                        read(&l.path)
+                        map(&l.path)
                     }
                 })
                 .collect::<Result<Vec<_>>>()?;
@@ -130,14 +127,14 @@ async fn serve(
                 .map(|(l, bytes)| spinrt_oci::Layer {
                     media_type: &l.media_type,
                     digest: &l.digest,
-                    bytes,
+                    bytes: bytes.as_deref().unwrap_or_default(),
                     precompiled: l.precompiled,
                     compiled_file: l.precompiled.then_some(l.path.as_path()),
                 })
                 .collect();
             spinrt_oci::read(
                 &config.media_type,
-                &config_bytes,
+                config_bytes.as_deref().unwrap_or_default(),
                 &layers,
                 &task.work_dir.join("app"),
             )?
@@ -168,6 +165,22 @@ async fn serve(
             options,
         )
         .await
+}
+
+/// A layer's file, mapped rather than read: a large data layer costs page cache the kernel can
+/// reclaim, not memory the container's limit counts until it is freed. `None` when empty
+/// (an empty file cannot be mapped).
+fn map(path: &Path) -> Result<Option<memmap2::Mmap>> {
+    let file =
+        std::fs::File::open(path).with_context(|| format!("opening layer {}", path.display()))?;
+    if file.metadata()?.len() == 0 {
+        return Ok(None);
+    }
+    // SAFETY: the file is the daemon's, or containerd's content store's, bound in read-only;
+    // nothing writes it while the server runs.
+    let map = unsafe { memmap2::Mmap::map(&file) }
+        .with_context(|| format!("mapping layer {}", path.display()))?;
+    Ok(Some(map))
 }
 
 /// Components whose Wasm the daemon compiled load its machine code instead: matched by the

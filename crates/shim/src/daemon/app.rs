@@ -44,7 +44,7 @@ pub fn spin_app(
                 match code {
                     MachineCode::File(path) => {
                         layer.bytes = Vec::new();
-                        layer.compiled_file = Some(path);
+                        layer.file = Some(path);
                     }
                     MachineCode::Bytes(code) => layer.bytes = code,
                 }

@@ -44,9 +44,10 @@ pub struct Blob {
     pub bytes: Vec<u8>,
     /// `bytes` are our engine's machine code for the Wasm layer `digest`.
     pub precompiled: bool,
-    /// The machine code is this file of containerd's content store (and `bytes` are empty):
-    /// servers map it where it is, so pods of one image share it in the page cache.
-    pub compiled_file: Option<PathBuf>,
+    /// The content (or its machine code) is this file of containerd's content store, and
+    /// `bytes` are empty: servers map it where it is, so the pods of one image share it in the
+    /// page cache, and a large data layer is never read into a process's memory.
+    pub file: Option<PathBuf>,
 }
 
 /// The parts of a Spin artifact: its config and its layers.
@@ -251,12 +252,22 @@ pub async fn image(store: &Store, id: &str) -> Result<ContainerImage, ContentErr
     }
     let mut layers = Vec::with_capacity(manifest.layers.len());
     for layer in &manifest.layers {
+        // The daemon reads what it needs (the locked app, the Wasm to compile); files' content
+        // goes to the server as the content store's file, checked against its digest there.
+        let file = match layer.media_type.as_str() {
+            spinrt_oci::media_types::DATA_LAYER => store.blob_path(&layer.digest).await,
+            _ => None,
+        };
+        let bytes = match file {
+            Some(_) => Vec::new(),
+            None => store.read(&layer.digest).await?,
+        };
         layers.push(Blob {
             media_type: layer.media_type.clone(),
             digest: layer.digest.clone(),
-            bytes: store.read(&layer.digest).await?,
+            bytes,
             precompiled: false,
-            compiled_file: None,
+            file,
         });
     }
     Ok(ContainerImage::Spin(SpinImage {
@@ -265,7 +276,7 @@ pub async fn image(store: &Store, id: &str) -> Result<ContainerImage, ContentErr
             digest: manifest.config.digest,
             bytes: config_bytes,
             precompiled: false,
-            compiled_file: None,
+            file: None,
         },
         layers,
     }))

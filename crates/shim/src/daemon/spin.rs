@@ -22,7 +22,8 @@ use crate::server_task::{AppSource, LayerFile, START_FD, SUBCOMMAND, ServerTask}
 /// its root.
 const IN_ROOT_LAYERS: &str = "/.spin/layers";
 const IN_ROOT_WORK: &str = "/.spin/work";
-const IN_ROOT_COMPILED: &str = "/.spin/compiled";
+/// Files of containerd's content store (machine code, data layers), each bound in read-only.
+const IN_ROOT_CONTENT: &str = "/.spin/content";
 
 /// The server's files in the container's bundle (its task file, layers written out); its
 /// presence marks a Spin container.
@@ -70,14 +71,14 @@ impl SpinServer {
         let app = match app {
             SpinApp::Artifact(image) => {
                 std::fs::create_dir_all(&layers_dir)?;
-                let mut compiled_binds = Vec::new();
+                let mut content_binds = Vec::new();
                 let mut write = |blob: &crate::daemon::content::Blob| -> Result<LayerFile> {
                     let name = blob.digest.replace(':', "-");
-                    let path = match &blob.compiled_file {
+                    let path = match &blob.file {
                         // The content store's file, bound in where the server maps it.
                         Some(file) => {
-                            let in_root = Path::new(IN_ROOT_COMPILED).join(&name);
-                            compiled_binds.push(BindMount {
+                            let in_root = Path::new(IN_ROOT_CONTENT).join(&name);
+                            content_binds.push(BindMount {
                                 source: file.clone(),
                                 destination: in_root.clone(),
                                 read_only: true,
@@ -107,14 +108,14 @@ impl SpinServer {
                     config: write(&image.config)?,
                     layers: image.layers.iter().map(&mut write).collect::<Result<_>>()?,
                 };
-                binds.extend(compiled_binds);
+                binds.extend(content_binds);
                 source
             }
             SpinApp::Manifest { path, compiled } => {
                 let mut precompiled = Vec::new();
                 for (digest, code) in compiled {
                     let name = digest.replace(':', "-");
-                    let in_root = Path::new(IN_ROOT_COMPILED).join(&name);
+                    let in_root = Path::new(IN_ROOT_CONTENT).join(&name);
                     let source = match code {
                         MachineCode::File(file) => file,
                         MachineCode::Bytes(bytes) => {
