@@ -8,7 +8,7 @@ ifdef CI
 export CARGO_INCREMENTAL := 0
 endif
 
-.PHONY: setup apps build lint test demo conformance bench bench-compare bench-density clean
+.PHONY: setup apps build lint test demo conformance bench bench-compare bench-density fuzz clean
 
 setup:
 	@scripts/setup.sh
@@ -63,6 +63,24 @@ bench-compare: apps $(WASMTIME_CLI)
 bench-density: apps
 	$(CARGO) build $(CARGO_FLAGS) --release --workspace --bins
 	$(BENCH_ENV) $(CARGO) bench $(CARGO_FLAGS) -p spinrt-benches --bench density
+
+# cargo fuzz on the parsers of untrusted input (fuzz/fuzz_targets), FUZZ_SECONDS per target
+# (default 300), one after the other, from the checked-in corpus in fuzz/corpus (which a run
+# grows). Not part of `make test`: needs nightly, which this installs, with cargo-fuzz, into
+# .tools. A crash stops the run and leaves its input in fuzz/artifacts.
+FUZZ_SECONDS ?= 300
+FUZZ_TARGETS := manifest locked_app oci_read routes outbound_hosts runtime_config
+CARGO_FUZZ := .tools/cargo-fuzz/bin/cargo-fuzz
+$(CARGO_FUZZ):
+	$(CARGO) install cargo-fuzz --version 0.13.2 --locked --root .tools/cargo-fuzz
+
+fuzz: setup $(CARGO_FUZZ)
+	rustup toolchain install nightly --profile minimal
+	cd fuzz && export PATH="$(abspath .tools/cargo-fuzz/bin):$$PATH" && \
+	for target in $(FUZZ_TARGETS); do \
+	  cargo +nightly fuzz run -O $$target corpus/$$target -- \
+	    -max_total_time=$(FUZZ_SECONDS) -rss_limit_mb=4096 -print_final_stats=1 || exit 1; \
+	done
 
 clean:
 	$(CARGO) clean

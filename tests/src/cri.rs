@@ -283,14 +283,21 @@ impl Node {
 
     /// StopPodSandbox then RemovePodSandbox (which removes its containers too).
     pub fn remove_pod(&self, id: &str) {
+        self.try_remove_pod(id)
+            .unwrap_or_else(|e| panic!("CRI call failed: {e}\n{}", self.containerd.log()));
+    }
+
+    /// Like [`Node::remove_pod`], the error returned: kubelet retries a removal that failed.
+    pub fn try_remove_pod(&self, id: &str) -> Result<(), tonic::Status> {
         let stop = cri::StopPodSandboxRequest {
             pod_sandbox_id: id.to_string(),
         };
-        self.call(|mut c| async move { c.stop_pod_sandbox(stop).await });
+        self.try_call(|mut c| async move { c.stop_pod_sandbox(stop).await })?;
         let remove = cri::RemovePodSandboxRequest {
             pod_sandbox_id: id.to_string(),
         };
-        self.call(|mut c| async move { c.remove_pod_sandbox(remove).await });
+        self.try_call(|mut c| async move { c.remove_pod_sandbox(remove).await })?;
+        Ok(())
     }
 
     pub fn pods(&self) -> Vec<cri::PodSandbox> {

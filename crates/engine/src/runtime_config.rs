@@ -103,11 +103,18 @@ pub struct RedisStore {
 impl RuntimeConfig {
     /// Reads a runtime config file; relative paths in it are taken from the file's directory.
     pub fn from_file(path: &Path) -> Result<Self, EngineError> {
+        let text = std::fs::read_to_string(path)
+            .map_err(|e| EngineError::RuntimeConfig(format!("{}: {e}", path.display())))?;
+        Self::from_toml(&text, path)
+    }
+
+    /// Reads a runtime config's text; `path` is where it came from (errors name it, relative
+    /// paths in it are taken from its directory).
+    pub fn from_toml(text: &str, path: &Path) -> Result<Self, EngineError> {
         let fail = |e: &dyn std::fmt::Display| {
             EngineError::RuntimeConfig(format!("{}: {e}", path.display()))
         };
-        let text = std::fs::read_to_string(path).map_err(|e| fail(&e))?;
-        let mut config: Self = toml::from_str(&text).map_err(|e| fail(&e))?;
+        let mut config: Self = toml::from_str(text).map_err(|e| fail(&e))?;
         let base = path.parent().unwrap_or(Path::new("."));
         let stores = config.key_value_store.values_mut().filter_map(|s| match s {
             KeyValueStoreConfig::Spin(s) => Some(s),
