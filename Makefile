@@ -8,7 +8,7 @@ ifdef CI
 export CARGO_INCREMENTAL := 0
 endif
 
-.PHONY: setup apps build lint test demo conformance bench bench-compare bench-density fuzz clean
+.PHONY: setup apps build lint test demo conformance bench bench-compare bench-density bench-churn fuzz clean
 
 setup:
 	@scripts/setup.sh
@@ -64,21 +64,32 @@ bench-density: apps
 	$(CARGO) build $(CARGO_FLAGS) --release --workspace --bins
 	$(BENCH_ENV) $(CARGO) bench $(CARGO_FLAGS) -p spinrt-benches --bench density
 
+# Pod churn through CRI, as CronJobs cause it: CHURN_CYCLES=2000 create/start/stop/remove
+# cycles, CHURN_PARALLEL=8 at a time, every CHURN_BAD_EVERY=5th app failing to start, bounded by
+# CHURN_DEADLINE_SECS=900; then what the node kept. Writes its section of benches/RESULTS.md.
+bench-churn: apps
+	$(CARGO) build $(CARGO_FLAGS) --release --workspace --bins
+	$(BENCH_ENV) $(CARGO) bench $(CARGO_FLAGS) -p spinrt-benches --bench churn
+
 # cargo fuzz on the parsers of untrusted input (fuzz/fuzz_targets), FUZZ_SECONDS per target
 # (default 300), one after the other, from the checked-in corpus in fuzz/corpus (which a run
-# grows). Not part of `make test`: needs nightly, which this installs, with cargo-fuzz, into
-# .tools. A crash stops the run and leaves its input in fuzz/artifacts.
+# grows). Not part of `make test`: it needs a nightly toolchain (pinned, so a run does not
+# rebuild everything when nightly moves), which this installs, with cargo-fuzz, into .tools.
+# No sanitizer: the code under test is safe Rust, where a crash is a panic, which libFuzzer
+# catches without one, and the build takes minutes instead of half an hour. A crash stops the
+# run and leaves its input in fuzz/artifacts.
 FUZZ_SECONDS ?= 300
+FUZZ_TOOLCHAIN := nightly-2026-10-29
 FUZZ_TARGETS := manifest locked_app oci_read routes outbound_hosts runtime_config
 CARGO_FUZZ := .tools/cargo-fuzz/bin/cargo-fuzz
 $(CARGO_FUZZ):
 	$(CARGO) install cargo-fuzz --version 0.13.2 --locked --root .tools/cargo-fuzz
 
 fuzz: setup $(CARGO_FUZZ)
-	rustup toolchain install nightly --profile minimal
+	rustup toolchain install $(FUZZ_TOOLCHAIN) --profile minimal
 	cd fuzz && export PATH="$(abspath .tools/cargo-fuzz/bin):$$PATH" && \
 	for target in $(FUZZ_TARGETS); do \
-	  cargo +nightly fuzz run -O $$target corpus/$$target -- \
+	  cargo +$(FUZZ_TOOLCHAIN) fuzz run -O -s none $$target corpus/$$target -- \
 	    -max_total_time=$(FUZZ_SECONDS) -rss_limit_mb=4096 -print_final_stats=1 || exit 1; \
 	done
 

@@ -13,9 +13,8 @@
 //! through CRI, then containerd and any shim left are stopped by process id (the node harness's
 //! drop).
 
-use std::collections::BTreeSet;
-use std::io::{Read, Write};
-use std::net::{SocketAddr, TcpStream};
+mod node_state;
+
 use std::path::Path;
 use std::sync::Mutex;
 use std::sync::atomic::{AtomicUsize, Ordering};
@@ -24,6 +23,10 @@ use std::time::{Duration, Instant};
 use spinrt_tests::containerd::Version;
 use spinrt_tests::cri::{ContainerSpec, Node, Pod};
 use spinrt_tests::{apps, images, report};
+
+use node_state::{
+    env_or, get_status, mem_available_kib, node_objects, percentile, processes_of, pss_kib,
+};
 
 const IDLE_PODS: usize = 100;
 const IDLE_SECONDS: u64 = 10;
@@ -73,26 +76,6 @@ struct Figures {
     left: Vec<String>,
 }
 
-fn env_or(name: &str, default: u64) -> u64 {
-    std::env::var(name)
-        .ok()
-        .and_then(|v| v.parse().ok())
-        .unwrap_or(default)
-}
-
-/// `GET /` on the pod's port 80: its status, if it answered.
-fn get_status(ip: &str) -> Option<u16> {
-    let addr: SocketAddr = format!("{ip}:80").parse().ok()?;
-    let mut stream = TcpStream::connect_timeout(&addr, Duration::from_millis(500)).ok()?;
-    stream.set_read_timeout(Some(Duration::from_secs(2))).ok()?;
-    stream
-        .write_all(format!("GET / HTTP/1.0\r\nHost: {ip}\r\n\r\n").as_bytes())
-        .ok()?;
-    let mut head = [0u8; 12];
-    stream.read_exact(&mut head).ok()?;
-    std::str::from_utf8(&head[9..12]).ok()?.parse().ok()
-}
-
 /// Starts one pod as kubelet would and waits for its first 200.
 fn start_pod(node: &Node, kind: &Kind, name: &str) -> Result<(Pod, Duration), String> {
     let start = Instant::now();
@@ -113,15 +96,6 @@ fn start_pod(node: &Node, kind: &Kind, name: &str) -> Result<(Pod, Duration), St
         std::thread::sleep(Duration::from_millis(10));
     }
     Err(format!("{name}: no 200 from {} in {POD_TIMEOUT:?}", pod.ip))
-}
-
-fn mem_available_kib() -> u64 {
-    std::fs::read_to_string("/proc/meminfo")
-        .unwrap()
-        .lines()
-        .find_map(|l| l.strip_prefix("MemAvailable:"))
-        .and_then(|v| v.trim().trim_end_matches("kB").trim().parse().ok())
-        .expect("MemAvailable in /proc/meminfo")
 }
 
 /// Busy and total jiffies of all CPUs.
@@ -185,58 +159,6 @@ fn cpu_busy_percent(seconds: u64) -> (f64, String) {
         100.0 * (busy1 - busy0) as f64 / (total1 - total0).max(1) as f64,
         top,
     )
-}
-
-/// Processes whose command line names `binary` and this node's containerd directory.
-fn processes_of(node: &Node, binary: &str) -> Vec<u32> {
-    let marker = node.containerd().dir().to_string_lossy().to_string();
-    std::fs::read_dir("/proc")
-        .unwrap()
-        .flatten()
-        .filter_map(|e| e.file_name().to_str()?.parse::<u32>().ok())
-        .filter(|pid| {
-            let cmdline = std::fs::read(format!("/proc/{pid}/cmdline")).unwrap_or_default();
-            let cmdline = String::from_utf8_lossy(&cmdline);
-            cmdline.contains(binary) && cmdline.contains(&marker)
-        })
-        .collect()
-}
-
-/// Network namespaces and pod cgroups on the machine: compared before and after a run.
-fn node_objects() -> BTreeSet<String> {
-    let mut objects = BTreeSet::new();
-    for dir in ["/var/run/netns", "/run/netns"] {
-        for e in std::fs::read_dir(dir).into_iter().flatten().flatten() {
-            objects.insert(format!("netns {}", e.file_name().to_string_lossy()));
-        }
-    }
-    for controller in ["memory", "cpu", "pids", "unified"] {
-        let dir = Path::new("/sys/fs/cgroup").join(controller).join("k8s.io");
-        for e in std::fs::read_dir(&dir).into_iter().flatten().flatten() {
-            if e.path().is_dir() {
-                objects.insert(format!("cgroup {}", e.path().display()));
-            }
-        }
-    }
-    objects
-}
-
-/// Proportional set size of a process (its private pages, and its share of shared ones).
-fn pss_kib(pid: u32) -> u64 {
-    std::fs::read_to_string(format!("/proc/{pid}/smaps_rollup"))
-        .unwrap_or_default()
-        .lines()
-        .find_map(|l| l.strip_prefix("Pss:"))
-        .and_then(|v| v.trim().trim_end_matches("kB").trim().parse().ok())
-        .unwrap_or(0)
-}
-
-fn percentile(sorted: &[Duration], p: f64) -> Duration {
-    if sorted.is_empty() {
-        return Duration::ZERO;
-    }
-    let i = ((sorted.len() as f64 - 1.0) * p).round() as usize;
-    sorted[i]
 }
 
 fn measure(kind: &Kind, pods: usize, parallel: usize, deadline: Instant, dir: &Path) -> Figures {

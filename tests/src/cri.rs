@@ -206,6 +206,13 @@ impl Node {
     /// CreateContainer + StartContainer in `pod`; the image must have been imported.
     pub fn start_container(&self, pod: &Pod, spec: ContainerSpec) -> String {
         let name = spec.name;
+        self.try_start_container(pod, spec)
+            .unwrap_or_else(|e| panic!("{name}: {e}\n{}", self.containerd.log()))
+    }
+
+    /// Like [`Node::start_container`], the error returned (a container that cannot start).
+    pub fn try_start_container(&self, pod: &Pod, spec: ContainerSpec) -> Result<String, String> {
+        let name = spec.name;
         let config = cri::ContainerConfig {
             metadata: Some(cri::ContainerMetadata {
                 name: name.to_string(),
@@ -233,14 +240,14 @@ impl Node {
         };
         let id = self
             .try_call(|mut c| async move { c.create_container(request).await })
-            .unwrap_or_else(|e| panic!("CreateContainer {name}: {e}\n{}", self.containerd.log()))
+            .map_err(|e| format!("CreateContainer: {e}"))?
             .container_id;
         let request = cri::StartContainerRequest {
             container_id: id.clone(),
         };
         self.try_call(|mut c| async move { c.start_container(request).await })
-            .unwrap_or_else(|e| panic!("StartContainer {name}: {e}\n{}", self.containerd.log()));
-        id
+            .map_err(|e| format!("StartContainer: {e}"))?;
+        Ok(id)
     }
 
     pub fn container_status(&self, id: &str) -> cri::ContainerStatus {

@@ -1,0 +1,93 @@
+//! What a node holds, for the benchmarks that start pods through CRI and compare the node
+//! before and after: MemAvailable, network namespaces and pod cgroups, processes of a binary,
+//! PSS, and whether a pod answers. Each benchmark uses part of it.
+#![allow(dead_code)]
+
+use std::collections::BTreeSet;
+use std::io::{Read, Write};
+use std::net::{SocketAddr, TcpStream};
+use std::path::Path;
+use std::time::Duration;
+
+use spinrt_tests::cri::Node;
+
+pub fn env_or(name: &str, default: u64) -> u64 {
+    std::env::var(name)
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(default)
+}
+
+/// `GET /` on the pod's port 80: its status, if it answered.
+pub fn get_status(ip: &str) -> Option<u16> {
+    let addr: SocketAddr = format!("{ip}:80").parse().ok()?;
+    let mut stream = TcpStream::connect_timeout(&addr, Duration::from_millis(500)).ok()?;
+    stream.set_read_timeout(Some(Duration::from_secs(2))).ok()?;
+    stream
+        .write_all(format!("GET / HTTP/1.0\r\nHost: {ip}\r\n\r\n").as_bytes())
+        .ok()?;
+    let mut head = [0u8; 12];
+    stream.read_exact(&mut head).ok()?;
+    std::str::from_utf8(&head[9..12]).ok()?.parse().ok()
+}
+
+pub fn mem_available_kib() -> u64 {
+    std::fs::read_to_string("/proc/meminfo")
+        .unwrap()
+        .lines()
+        .find_map(|l| l.strip_prefix("MemAvailable:"))
+        .and_then(|v| v.trim().trim_end_matches("kB").trim().parse().ok())
+        .expect("MemAvailable in /proc/meminfo")
+}
+
+/// Processes whose command line names `binary` and this node's containerd directory.
+pub fn processes_of(node: &Node, binary: &str) -> Vec<u32> {
+    let marker = node.containerd().dir().to_string_lossy().to_string();
+    std::fs::read_dir("/proc")
+        .unwrap()
+        .flatten()
+        .filter_map(|e| e.file_name().to_str()?.parse::<u32>().ok())
+        .filter(|pid| {
+            let cmdline = std::fs::read(format!("/proc/{pid}/cmdline")).unwrap_or_default();
+            let cmdline = String::from_utf8_lossy(&cmdline);
+            cmdline.contains(binary) && cmdline.contains(&marker)
+        })
+        .collect()
+}
+
+/// Network namespaces and pod cgroups on the machine: compared before and after a run.
+pub fn node_objects() -> BTreeSet<String> {
+    let mut objects = BTreeSet::new();
+    for dir in ["/var/run/netns", "/run/netns"] {
+        for e in std::fs::read_dir(dir).into_iter().flatten().flatten() {
+            objects.insert(format!("netns {}", e.file_name().to_string_lossy()));
+        }
+    }
+    for controller in ["memory", "cpu", "pids", "unified"] {
+        let dir = Path::new("/sys/fs/cgroup").join(controller).join("k8s.io");
+        for e in std::fs::read_dir(&dir).into_iter().flatten().flatten() {
+            if e.path().is_dir() {
+                objects.insert(format!("cgroup {}", e.path().display()));
+            }
+        }
+    }
+    objects
+}
+
+/// Proportional set size of a process (its private pages, and its share of shared ones).
+pub fn pss_kib(pid: u32) -> u64 {
+    std::fs::read_to_string(format!("/proc/{pid}/smaps_rollup"))
+        .unwrap_or_default()
+        .lines()
+        .find_map(|l| l.strip_prefix("Pss:"))
+        .and_then(|v| v.trim().trim_end_matches("kB").trim().parse().ok())
+        .unwrap_or(0)
+}
+
+pub fn percentile(sorted: &[Duration], p: f64) -> Duration {
+    if sorted.is_empty() {
+        return Duration::ZERO;
+    }
+    let i = ((sorted.len() as f64 - 1.0) * p).round() as usize;
+    sorted[i]
+}
