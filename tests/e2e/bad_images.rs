@@ -537,3 +537,49 @@ fn a_large_data_layer_is_served_under_a_small_memory_limit() {
     let deleted = ctd.stop(&id);
     assert!(!deleted.contains("non-zero exit"), "{deleted}");
 }
+
+/// Apps at the edge of what is reasonable are served, and soon: thousands of routes, and a
+/// locked app of 16 MiB.
+#[test]
+fn extreme_but_valid_apps_are_served_within_seconds() {
+    let ctd = Containerd::start(Version::V2_1);
+    let cases: [(&str, Build, &str); 2] = [
+        (
+            "five-thousand-routes",
+            locked(|l| {
+                l["triggers"] = (0..5000)
+                    .map(|i| {
+                        http_trigger(
+                            &format!("t{i}"),
+                            json!({"component": "hello", "route": format!("/r{i}/...")}),
+                        )
+                    })
+                    .collect();
+            }),
+            "/r4999/x",
+        ),
+        (
+            "sixteen-mib-locked-app",
+            locked(|l| l["metadata"]["padding"] = "x".repeat(16 << 20).into()),
+            "/",
+        ),
+    ];
+    for (name, build, path) in cases {
+        let reference = format!("localhost/{name}:v1");
+        let tar = build(ctd.dir(), &reference);
+        ctd.ctr_ok(&["images", "import", "--all-platforms", tar.to_str().unwrap()]);
+        let id = unique_id(name);
+        let started = Instant::now();
+        let addr = ctd.run_detached(&reference, &id, &[]);
+        assert_eq!(
+            blocking_get(addr, path),
+            (200, "Hello from Spin!\n".into()),
+            "{name}"
+        );
+        let took = started.elapsed();
+        assert!(took < FAIL_WITHIN, "{name}: served after {took:?}");
+        eprintln!("{name}: served {took:?} after ctr run");
+        let deleted = ctd.stop(&id);
+        assert!(!deleted.contains("non-zero exit"), "{name}: {deleted}");
+    }
+}

@@ -13,6 +13,7 @@ use std::time::Duration;
 
 use anyhow::{Context, Result, bail};
 use spinrt_app::App;
+use spinrt_engine::host::output::GuestOutput;
 use spinrt_engine::{Engine, EngineConfig, HostConfig, LoadedApp, RuntimeConfig};
 use spinrt_trigger_http::{HttpServer, ServeOptions};
 
@@ -49,7 +50,7 @@ fn run(task_file: &Path) -> Result<()> {
         return Ok(());
     }
     let env = TaskEnv::parse(&task.env);
-    init_logging(&env);
+    let rate = GuestOutput::rate_from(|k| env.get(k)).map_err(anyhow::Error::msg)?;
     let addr =
         spinrt_trigger_http::listen_addr(None, |k| env.get(k)).map_err(anyhow::Error::msg)?;
 
@@ -62,12 +63,18 @@ fn run(task_file: &Path) -> Result<()> {
         .lock_down()
         .context("dropping the server's privileges")?;
 
-    // Threads only now: namespaces and credentials are per thread until here.
+    // Threads only now: namespaces and credentials are per thread until here (the output's
+    // writer thread starts with the first line written).
+    let output = GuestOutput::to_process_stdio(rate).context("the server's stdout and stderr")?;
+    init_logging(&env, &output);
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .worker_threads(2)
         .enable_all()
         .build()?;
-    runtime.block_on(serve(task, env, listener, stop_signals))
+    let served = runtime.block_on(serve(task, env, listener, stop_signals, output.clone()));
+    // What was logged last (why the app did not load) is still queued.
+    output.flush(Duration::from_secs(2));
+    served
 }
 
 fn stop_signals() -> nix::sys::signal::SigSet {
@@ -87,11 +94,12 @@ fn wait_for_start() -> bool {
     matches!(pipe.read(&mut byte), Ok(1))
 }
 
-fn init_logging(env: &TaskEnv) {
+fn init_logging(env: &TaskEnv, output: &GuestOutput) {
     let level = env.get("RUST_LOG").unwrap_or_else(|| "info".into());
     let _ = env_logger::Builder::new()
         .parse_filters(&level)
         .format_target(false)
+        .target(env_logger::Target::Pipe(Box::new(output.log_writer())))
         .try_init();
 }
 
@@ -100,6 +108,7 @@ async fn serve(
     env: TaskEnv,
     listener: std::net::TcpListener,
     stop_signals: nix::sys::signal::SigSet,
+    output: GuestOutput,
 ) -> Result<()> {
     // Before the app loads (compiling may take a while): a stop during it is kept for later.
     // The handlers are in place once this returns; only then are the signals unblocked on this
@@ -153,7 +162,7 @@ async fn serve(
         })
         .transpose()?
         .unwrap_or(30);
-    let loaded = load(app, &env, &task.work_dir)?;
+    let loaded = load(app, &env, &task.work_dir, output)?;
     let options = ServeOptions {
         grace_period: Duration::from_secs(grace),
         ..ServeOptions::default()
@@ -204,7 +213,7 @@ fn use_precompiled(app: &mut App, precompiled: &[(String, PathBuf)]) -> Result<(
     Ok(())
 }
 
-fn load(app: App, env: &TaskEnv, work_dir: &Path) -> Result<LoadedApp> {
+fn load(app: App, env: &TaskEnv, work_dir: &Path, output: GuestOutput) -> Result<LoadedApp> {
     let config = EngineConfig {
         cache_dir: None,
         ..EngineConfig::from_lookup(|k| env.get(k))?
@@ -219,6 +228,7 @@ fn load(app: App, env: &TaskEnv, work_dir: &Path) -> Result<LoadedApp> {
             RuntimeConfig::default()
         },
         env: env.iter().collect(),
+        output: Some(output),
     };
     Ok(LoadedApp::load(&engine, app, host)?)
 }

@@ -71,6 +71,7 @@ impl UpCommand {
                     None => RuntimeConfig::default(),
                 },
                 env: provider_env()?,
+                output: None,
             };
             let engine = Engine::new(&config)?;
             let loaded = LoadedApp::load(&engine, source.app, host)?;

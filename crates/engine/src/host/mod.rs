@@ -63,6 +63,9 @@ pub struct HostConfig {
     /// The environment variable providers read (`SPIN_VARIABLE_<NAME>`, an `env` provider's
     /// prefix): the process's (CLI) or the task's (shim).
     pub env: BTreeMap<String, String>,
+    /// Where the guests' stdout and stderr go; `None`: this process's, at the rate
+    /// `SPIN_GUEST_OUTPUT_RATE` in `env` sets.
+    pub output: Option<GuestOutput>,
 }
 
 /// What the host interfaces derive from the whole app, once per load.
@@ -76,9 +79,16 @@ pub struct AppHost {
 
 impl AppHost {
     pub fn new(app: &App, config: HostConfig) -> Result<Self, EngineError> {
-        let rate = GuestOutput::rate_from(&config.env).map_err(EngineError::Config)?;
-        let output = GuestOutput::to_process_stdio(rate)
-            .map_err(|e| EngineError::Config(format!("the process's stdout and stderr: {e}")))?;
+        let output = match config.output {
+            Some(output) => output,
+            None => {
+                let rate = GuestOutput::rate_from(|k| config.env.get(k).cloned())
+                    .map_err(EngineError::Config)?;
+                GuestOutput::to_process_stdio(rate).map_err(|e| {
+                    EngineError::Config(format!("the process's stdout and stderr: {e}"))
+                })?
+            }
+        };
         Ok(Self {
             output,
             variables: AppVariables::resolve(

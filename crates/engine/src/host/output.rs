@@ -92,14 +92,22 @@ impl GuestOutput {
         }
     }
 
-    /// The rate `SPIN_GUEST_OUTPUT_RATE` in `env` sets, or the default.
-    pub fn rate_from(env: &std::collections::BTreeMap<String, String>) -> Result<u64, String> {
-        match env.get(RATE_ENV) {
+    /// The rate `SPIN_GUEST_OUTPUT_RATE` sets in the environment `lookup` reads, or the
+    /// default.
+    pub fn rate_from(lookup: impl Fn(&str) -> Option<String>) -> Result<u64, String> {
+        match lookup(RATE_ENV) {
             None => Ok(DEFAULT_RATE),
             Some(v) => v
                 .parse()
                 .map_err(|_| format!("{RATE_ENV}={v} is not a whole number of bytes per second")),
         }
+    }
+
+    /// Where the process's own log lines go: into the guests' stderr buffer, so a log line
+    /// never blocks the server either (a log pipe nobody reads, as after `ctr run -d`, would
+    /// stop it at its 64 KiB) and keeps its place among the guests' output.
+    pub fn log_writer(&self) -> LogWriter {
+        LogWriter(self.clone())
     }
 
     pub fn stdout(&self) -> GuestStream {
@@ -252,6 +260,20 @@ impl Budget {
         if self.tokens < 0.0 {
             std::thread::sleep(Duration::from_secs_f64(-self.tokens / self.rate as f64));
         }
+    }
+}
+
+/// See [`GuestOutput::log_writer`].
+pub struct LogWriter(GuestOutput);
+
+impl Write for LogWriter {
+    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+        self.0.write(Stream::Stderr, Bytes::copy_from_slice(buf));
+        Ok(buf.len())
+    }
+
+    fn flush(&mut self) -> std::io::Result<()> {
+        Ok(())
     }
 }
 
