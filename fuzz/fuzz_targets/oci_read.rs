@@ -46,7 +46,7 @@ fuzz_target!(|input: &[u8]| {
         .iter()
         .take(10)
         .map(|l| match l.split_first() {
-            Some((kind, bytes)) => (MEDIA_TYPES[*kind as usize % MEDIA_TYPES.len()], *bytes, digest(bytes)),
+            Some((kind, bytes)) => (MEDIA_TYPES[*kind as usize % MEDIA_TYPES.len()], bytes, digest(bytes)),
             None => (DATA_LAYER, &[][..], digest(&[])),
         })
         .collect();

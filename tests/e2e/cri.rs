@@ -398,8 +398,17 @@ fn pods_of_a_new_image_started_together_compile_it_once() {
 /// container (exit 137, reason OOMKilled, as kubelet then restarts it), within its own cgroup:
 /// the other pod on the node goes on answering.
 #[test]
-fn a_guest_over_its_pods_memory_limit_ends_that_container_only() {
-    let node = node_with_app(Version::V2_1);
+fn a_guest_over_its_pods_memory_limit_ends_that_container_only_on_containerd_2_1() {
+    guest_over_its_pods_memory_limit(Version::V2_1);
+}
+
+#[test]
+fn a_guest_over_its_pods_memory_limit_ends_that_container_only_on_containerd_1_7() {
+    guest_over_its_pods_memory_limit(Version::V1_7);
+}
+
+fn guest_over_its_pods_memory_limit(version: Version) {
+    let node = node_with_app(version);
     let bystander = node.run_pod("bystander");
     let (_, bystander_addr) = start_app(&node, &bystander);
     let pod = node.run_pod("greedy");
@@ -531,8 +540,17 @@ fn spin_pod_rides_out_runtime_faults_on_containerd_1_7() {
 /// its writes never wait, the server forwards at most `SPIN_GUEST_OUTPUT_RATE` (4 MiB/s by
 /// default) from a 1 MiB buffer, drops the rest and says so in the pod's log.
 #[test]
-fn a_guest_flooding_its_stdout_is_cut_off_and_its_pod_keeps_serving() {
-    let node = node_with_app(Version::V2_1);
+fn a_guest_flooding_its_stdout_is_cut_off_and_its_pod_keeps_serving_on_containerd_2_1() {
+    guest_flooding_its_stdout(Version::V2_1);
+}
+
+#[test]
+fn a_guest_flooding_its_stdout_is_cut_off_and_its_pod_keeps_serving_on_containerd_1_7() {
+    guest_flooding_its_stdout(Version::V1_7);
+}
+
+fn guest_flooding_its_stdout(version: Version) {
+    let node = node_with_app(version);
     let pod = node.run_pod("flood");
     let (app, addr) = start_app(&node, &pod);
 

@@ -7,6 +7,8 @@
 
 use std::fmt;
 
+use routefinder::Segment;
+
 use crate::{AppError, HttpTrigger, Result};
 
 /// The prefix Spin reserves for its own endpoints (health, info).
@@ -206,16 +208,46 @@ fn route_spec(based: &str) -> Result<String, String> {
     if prefix.contains('*') {
         return Err("'*' may only end a route, as '/*'".into());
     }
+    // Request paths arrive percent-encoded, so a route with other characters would never match;
+    // and routefinder finds segment boundaries by character where it means bytes.
+    if let Some(c) = prefix
+        .chars()
+        .find(|c| !c.is_ascii() || c.is_ascii_control())
+    {
+        return Err(format!(
+            "{c:?} is not allowed in a route: routes are ASCII, percent-encode other characters"
+        ));
+    }
     for segment in prefix.split('/') {
         if segment == ":" {
             return Err("a ':' parameter needs a name".into());
         }
     }
-    Ok(if wildcard {
+    let spec = if wildcard {
         format!("{prefix}/*")
     } else {
         prefix.to_string()
-    })
+    };
+    // What routefinder would only find when a request comes (it panics matching such a spec).
+    let parsed: routefinder::RouteSpec = spec.parse()?;
+    let segments = parsed.segments();
+    for (i, segment) in segments.iter().enumerate() {
+        let next = segments.get(i + 1);
+        match segment {
+            Segment::Param(name)
+                if !matches!(next, None | Some(Segment::Slash) | Some(Segment::Dot)) =>
+            {
+                return Err(format!(
+                    "the parameter ':{name}' must end its path segment (at '/' or '.')"
+                ));
+            }
+            Segment::Wildcard if next.is_some() => {
+                return Err("'*' may only end a route, as '/*'".into());
+            }
+            _ => {}
+        }
+    }
+    Ok(spec)
 }
 
 #[cfg(test)]
@@ -292,6 +324,21 @@ mod tests {
             ]
         );
         assert_eq!(m.path_info(), "/rest");
+    }
+
+    /// Found by `make fuzz` (routes): routefinder panicked when a request was matched against
+    /// a route with a multi-byte character after a parameter.
+    #[test]
+    fn routes_routefinder_would_panic_on_are_refused() {
+        for route in ["/:\u{446}/t", "/\u{446}/:id", "/caf\u{e9}", "/a\u{7}b"] {
+            let err = Router::build(&[trigger(route, "one")]).unwrap_err();
+            assert!(
+                err.to_string().contains("not allowed in a route"),
+                "{route}: {err}"
+            );
+        }
+        let router = Router::build(&[trigger("/ok/:id.json", "one")]).unwrap();
+        assert!(router.route("/ok/7.json").is_some());
     }
 
     #[test]
