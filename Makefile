@@ -72,12 +72,13 @@ bench-churn: apps
 	$(BENCH_ENV) $(CARGO) bench $(CARGO_FLAGS) -p spinrt-benches --bench churn
 
 # cargo fuzz on the parsers of untrusted input (fuzz/fuzz_targets), FUZZ_SECONDS per target
-# (default 300), one after the other, from the checked-in corpus in fuzz/corpus (which a run
-# grows). Not part of `make test`: it needs a nightly toolchain (pinned, so a run does not
-# rebuild everything when nightly moves), which this installs, with cargo-fuzz, into .tools.
-# No sanitizer: the code under test is safe Rust, where a crash is a panic, which libFuzzer
-# catches without one, and the build takes minutes instead of half an hour. A crash stops the
-# run and leaves its input in fuzz/artifacts.
+# (default 300), one after the other, from the checked-in seed corpus in fuzz/corpus; what a
+# run finds goes to fuzz/corpus-run (not checked in), where the next run starts from. Not part
+# of `make test`: it needs a nightly toolchain (pinned, so a run does not rebuild everything
+# when nightly moves), which this installs through rustup, and cargo-fuzz, installed into
+# .tools. No sanitizer: the code under test is safe Rust, where a crash is a panic, which
+# libFuzzer catches without one, and the build takes minutes instead of half an hour. A crash
+# stops the run and leaves its input in fuzz/artifacts.
 FUZZ_SECONDS ?= 300
 FUZZ_TOOLCHAIN := nightly-2026-10-29
 FUZZ_TARGETS := manifest locked_app oci_read routes outbound_hosts runtime_config
@@ -89,7 +90,8 @@ fuzz: setup $(CARGO_FUZZ)
 	rustup toolchain install $(FUZZ_TOOLCHAIN) --profile minimal
 	cd fuzz && export PATH="$(abspath .tools/cargo-fuzz/bin):$$PATH" && \
 	for target in $(FUZZ_TARGETS); do \
-	  cargo +$(FUZZ_TOOLCHAIN) fuzz run -O -s none $$target corpus/$$target -- \
+	  mkdir -p corpus-run/$$target && \
+	  cargo +$(FUZZ_TOOLCHAIN) fuzz run -O -s none $$target corpus-run/$$target corpus/$$target -- \
 	    -max_total_time=$(FUZZ_SECONDS) -rss_limit_mb=4096 -print_final_stats=1 || exit 1; \
 	done
 
