@@ -23,7 +23,9 @@ use spinrt_tests::containerd::Version;
 use spinrt_tests::cri::{ContainerSpec, NAMESPACE, Node};
 use spinrt_tests::{apps, images, report};
 
-use node_state::{env_or, get_status, mem_available_kib, node_objects, percentile, processes_of};
+use node_state::{
+    env_or, get_status, mem_available_kib, node_objects, percentile, processes_of, rss_kib,
+};
 
 const GOOD: &str = "localhost/hello:v1";
 const BAD: &str = "localhost/hello-broken:v1";
@@ -87,16 +89,6 @@ fn cycle(node: &Node, i: usize, bad: bool) -> Result<Duration, String> {
     node.try_remove_pod(&pod.id)
         .map_err(|e| format!("cycle {i}: removing the pod: {e}"))?;
     outcome.map(|()| start.elapsed())
-}
-
-/// containerd's resident memory, KiB.
-fn rss_kib(pid: u32) -> u64 {
-    std::fs::read_to_string(format!("/proc/{pid}/status"))
-        .unwrap_or_default()
-        .lines()
-        .find_map(|l| l.strip_prefix("VmRSS:"))
-        .and_then(|v| v.trim().trim_end_matches("kB").trim().parse().ok())
-        .unwrap_or(0)
 }
 
 /// What the node holds that a finished pod could leave behind.

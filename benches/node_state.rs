@@ -76,10 +76,20 @@ pub fn node_objects() -> BTreeSet<String> {
 
 /// Proportional set size of a process (its private pages, and its share of shared ones).
 pub fn pss_kib(pid: u32) -> u64 {
-    std::fs::read_to_string(format!("/proc/{pid}/smaps_rollup"))
+    kib_field(&format!("/proc/{pid}/smaps_rollup"), "Pss:")
+}
+
+/// Resident memory of a process.
+pub fn rss_kib(pid: u32) -> u64 {
+    kib_field(&format!("/proc/{pid}/status"), "VmRSS:")
+}
+
+/// The `FIELD   123 kB` line of a /proc file, in KiB (0 when missing).
+fn kib_field(file: &str, field: &str) -> u64 {
+    std::fs::read_to_string(file)
         .unwrap_or_default()
         .lines()
-        .find_map(|l| l.strip_prefix("Pss:"))
+        .find_map(|l| l.strip_prefix(field))
         .and_then(|v| v.trim().trim_end_matches("kB").trim().parse().ok())
         .unwrap_or(0)
 }
