@@ -431,21 +431,7 @@ fn bad_images_fail_with_the_reason(version: Version) {
             problems.push(format!("{name}: {problem}:\n{output}"));
         }
         slowest = slowest.max(took);
-        // Nothing of the task is left.
-        let deadline = Instant::now() + Duration::from_secs(10);
-        while !ctd.shim_processes().is_empty() {
-            assert!(
-                Instant::now() < deadline,
-                "{name}: shim processes left: {:?}",
-                ctd.shim_processes()
-            );
-            std::thread::sleep(Duration::from_millis(50));
-        }
-        assert!(ctd.tasks().is_empty(), "{name}: tasks left");
-        assert!(ctd.mounts().is_empty(), "{name}: mounts left");
-        let cgroups = Containerd::cgroups_of("default", &id);
-        assert!(cgroups.is_empty(), "{name}: cgroups left: {cgroups:?}");
-        assert_eq!(ctd.leases("default"), leases, "{name}: leases left");
+        ctd.assert_nothing_left(name, &[&id], &leases);
         ctd.ctr_ok(&["images", "rm", &reference]);
     }
     assert!(

@@ -46,26 +46,6 @@ fn wait_until_not_running(ctd: &Containerd, id: &str) {
     }
 }
 
-/// After the tasks `ids` were deleted: no shim process, mount, cgroup or new lease is left.
-fn assert_nothing_left(ctd: &Containerd, ids: &[&str], leases_before: &[String]) {
-    let deadline = Instant::now() + Duration::from_secs(10);
-    while !ctd.shim_processes().is_empty() {
-        assert!(
-            Instant::now() < deadline,
-            "shim processes left: {:?}",
-            ctd.shim_processes()
-        );
-        std::thread::sleep(Duration::from_millis(100));
-    }
-    assert!(ctd.mounts().is_empty(), "mounts left: {:?}", ctd.mounts());
-    for id in ids {
-        let cgroups = Containerd::cgroups_of("default", id);
-        assert!(cgroups.is_empty(), "cgroups of {id} left: {cgroups:?}");
-    }
-    assert_eq!(ctd.leases("default"), leases_before, "leases changed");
-    assert!(ctd.tasks().is_empty(), "tasks left: {:?}", ctd.tasks());
-}
-
 fn containerd_restarts_under_serving_tasks(version: Version) {
     let mut ctd = containerd_with_hello(version);
     let leases = ctd.leases("default");
@@ -136,7 +116,7 @@ fn containerd_restarts_under_serving_tasks(version: Version) {
     ctd.ctr_ok(&["task", "kill", "--signal", "SIGKILL", &b]);
     let killed = ctd.delete_once_stopped(&b);
     assert!(killed.contains("137"), "exit status of {b}: {killed}");
-    assert_nothing_left(&ctd, &[&a, &b, &c], &leases);
+    ctd.assert_nothing_left("node", &[&a, &b, &c], &leases);
 }
 
 #[test]
@@ -190,7 +170,7 @@ fn killed_shim_processes(version: Version) {
     );
     let deleted = ctd.delete_once_stopped(&b);
     assert!(deleted.contains("137"), "exit status of {b}: {deleted}");
-    assert_nothing_left(&ctd, &[&a, &b], &leases);
+    ctd.assert_nothing_left("node", &[&a, &b], &leases);
 }
 
 #[test]
@@ -225,7 +205,7 @@ fn everything_killed_at_once(version: Version) {
         ctd.ctr_ok(&["container", "delete", id]);
     }
     let ids: Vec<&str> = ids.iter().map(String::as_str).collect();
-    assert_nothing_left(&ctd, &ids, &leases);
+    ctd.assert_nothing_left("node", &ids, &leases);
 
     // And the node runs the image again.
     let id = unique_id("again");

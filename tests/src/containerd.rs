@@ -282,6 +282,39 @@ impl Containerd {
         found
     }
 
+    /// After tasks `ids` (namespace `default`) were deleted: no shim process (given 10 s to
+    /// exit), task, mount, cgroup of theirs or lease beyond `leases_before` is left. `case`
+    /// starts each failure's message.
+    pub fn assert_nothing_left(&self, case: &str, ids: &[&str], leases_before: &[String]) {
+        let deadline = Instant::now() + Duration::from_secs(10);
+        while !self.shim_processes().is_empty() {
+            assert!(
+                Instant::now() < deadline,
+                "{case}: shim processes left: {:?}",
+                self.shim_processes()
+            );
+            std::thread::sleep(Duration::from_millis(50));
+        }
+        assert!(
+            self.tasks().is_empty(),
+            "{case}: tasks left: {:?}",
+            self.tasks()
+        );
+        assert!(
+            self.mounts().is_empty(),
+            "{case}: mounts left: {:?}",
+            self.mounts()
+        );
+        for id in ids {
+            let cgroups = Self::cgroups_of("default", id);
+            assert!(
+                cgroups.is_empty(),
+                "{case}: cgroups of {id} left: {cgroups:?}"
+            );
+        }
+        assert_eq!(self.leases("default"), leases_before, "{case}: leases left");
+    }
+
     /// The content store's leases, by id.
     pub fn leases(&self, namespace: &str) -> Vec<String> {
         self.quiet_lines(&["-n", namespace, "leases", "ls", "-q"])
