@@ -466,18 +466,25 @@ fn spawn_containerd(version: Version, root: &Path) -> Child {
         .expect("starting containerd")
 }
 
-/// Whether `pid` runs (a zombie has exited; only its parent's wait is missing).
+/// Whether `pid` runs: any of its threads has not exited yet. The leader thread may show as a
+/// zombie while the others still tear down (unmapping the pooled memory takes a while), and the
+/// last of them closes the process's files: its listening socket is open until then.
 pub fn alive(pid: u32) -> bool {
-    std::fs::read_to_string(format!("/proc/{pid}/stat"))
-        .map(|stat| {
-            !stat
-                .rsplit(')')
-                .next()
-                .unwrap_or("")
-                .trim_start()
-                .starts_with('Z')
-        })
-        .unwrap_or(false)
+    let Ok(threads) = std::fs::read_dir(format!("/proc/{pid}/task")) else {
+        return false;
+    };
+    threads.flatten().any(|thread| {
+        std::fs::read_to_string(thread.path().join("stat"))
+            .map(|stat| {
+                !stat
+                    .rsplit(')')
+                    .next()
+                    .unwrap_or("")
+                    .trim_start()
+                    .starts_with('Z')
+            })
+            .unwrap_or(false)
+    })
 }
 
 /// SIGKILL, and waits until `pid` is gone (at most 5 s).
