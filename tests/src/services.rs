@@ -123,8 +123,12 @@ pub fn tcp_echo() -> Service {
 }
 
 pub fn redis() -> Service {
+    redis_on(free_port())
+}
+
+/// redis-server on `port` (to bring one back where a client knew it).
+pub fn redis_on(port: u16) -> Service {
     let dir = tempfile::tempdir().unwrap();
-    let port = free_port();
     let mut cmd = Command::new("redis-server");
     cmd.args([
         "--port",

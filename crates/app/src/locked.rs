@@ -10,9 +10,21 @@ use serde_json::{Map, Value, json};
 
 use crate::routes::Route;
 use crate::{
-    App, AppError, Component, ComponentSource, FileMount, HttpExecutor, HttpTrigger, Result,
-    Variable,
+    App, AppError, Component, ComponentSource, FileMount, HttpExecutor, HttpTrigger, RedisTrigger,
+    Result, Variable,
 };
+
+/// `metadata.triggers.redis.address` (Spin 2 and later), else Spin 1's
+/// `metadata.trigger.address` of a Redis app.
+fn redis_address(metadata: &Map<String, Value>) -> Option<String> {
+    let address = |v: Option<&Value>| v?.get("address")?.as_str().map(str::to_string);
+    address(metadata.get("triggers").and_then(|t| t.get("redis"))).or_else(|| {
+        let trigger = metadata.get("trigger")?;
+        (trigger.get("type")?.as_str()? == "redis")
+            .then(|| address(Some(trigger)))
+            .flatten()
+    })
+}
 
 #[derive(Clone, Debug, Serialize, Deserialize)]
 pub struct LockedApp {
@@ -105,6 +117,16 @@ struct HttpTriggerConfig {
     static_response: Option<Value>,
 }
 
+/// The Redis trigger's config inside a locked trigger.
+#[derive(Debug, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+struct RedisTriggerConfig {
+    component: String,
+    channel: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    address: Option<String>,
+}
+
 impl LockedApp {
     pub fn from_json(bytes: &[u8]) -> Result<Self> {
         serde_json::from_slice(bytes).map_err(|e| AppError::LockedApp(e.to_string()))
@@ -156,12 +178,28 @@ impl LockedApp {
             .collect();
 
         let mut http_triggers = Vec::new();
+        let mut redis_triggers = Vec::new();
         for t in self.triggers {
-            if t.trigger_type != "http" {
-                return Err(AppError::Unsupported(format!(
-                    "trigger type '{}' (trigger '{}'): this runtime serves the 'http' trigger only",
-                    t.trigger_type, t.id
-                )));
+            match t.trigger_type.as_str() {
+                "http" => {}
+                "redis" => {
+                    let cfg: RedisTriggerConfig = serde_json::from_value(t.trigger_config)
+                        .map_err(|e| AppError::trigger(&t.id, format!("trigger_config: {e}")))?;
+                    redis_triggers.push(RedisTrigger {
+                        id: t.id,
+                        component: cfg.component,
+                        channel: cfg.channel,
+                        address: cfg.address,
+                    });
+                    continue;
+                }
+                other => {
+                    return Err(AppError::Unsupported(format!(
+                        "trigger type '{other}' (trigger '{}'): this runtime runs the http and \
+                         redis triggers only",
+                        t.id
+                    )));
+                }
             }
             let cfg: HttpTriggerConfig = serde_json::from_value(t.trigger_config)
                 .map_err(|e| AppError::trigger(&t.id, format!("trigger_config: {e}")))?;
@@ -234,6 +272,8 @@ impl LockedApp {
             variables,
             components,
             http_triggers,
+            redis_triggers,
+            redis_address: redis_address(&self.metadata),
         };
         crate::model::validate(&app)?;
         Ok(app)
@@ -253,8 +293,18 @@ impl LockedApp {
         if !app.authors.is_empty() {
             metadata.insert("authors".into(), json!(app.authors));
         }
-        metadata.insert("trigger".into(), json!({"type": "http"}));
-        metadata.insert("triggers".into(), json!({}));
+        // Spin 1's single trigger type, which Spin still writes.
+        let kind = if app.http_triggers.is_empty() && !app.redis_triggers.is_empty() {
+            "redis"
+        } else {
+            "http"
+        };
+        metadata.insert("trigger".into(), json!({"type": kind}));
+        let mut triggers = Map::new();
+        if let Some(address) = &app.redis_address {
+            triggers.insert("redis".into(), json!({"address": address}));
+        }
+        metadata.insert("triggers".into(), Value::Object(triggers));
         let variables = app
             .variables
             .iter()
@@ -287,6 +337,18 @@ impl LockedApp {
                     trigger_config: cfg,
                 }
             })
+            .chain(app.redis_triggers.iter().map(|t| {
+                let cfg = RedisTriggerConfig {
+                    component: t.component.clone(),
+                    channel: t.channel.clone(),
+                    address: t.address.clone(),
+                };
+                LockedTrigger {
+                    id: t.id.clone(),
+                    trigger_type: "redis".into(),
+                    trigger_config: serde_json::to_value(cfg).expect("serializes"),
+                }
+            }))
             .collect();
         let components = app
             .components

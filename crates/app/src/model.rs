@@ -15,6 +15,10 @@ pub struct App {
     /// Components in manifest order.
     pub components: Vec<Component>,
     pub http_triggers: Vec<HttpTrigger>,
+    pub redis_triggers: Vec<RedisTrigger>,
+    /// `[application.trigger.redis] address`: the server of every Redis trigger that names none
+    /// of its own (a `{{ variable }}` template).
+    pub redis_address: Option<String>,
 }
 
 impl App {
@@ -82,6 +86,17 @@ pub struct HttpTrigger {
     pub executor: HttpExecutor,
 }
 
+/// `[[trigger.redis]]`: each message published on `channel` is handed to `component`.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct RedisTrigger {
+    pub id: String,
+    pub component: String,
+    /// A `{{ variable }}` template.
+    pub channel: String,
+    /// The trigger's own server (a template), else the app's `redis_address`.
+    pub address: Option<String>,
+}
+
 /// How the HTTP trigger calls a component.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
 pub enum HttpExecutor {
@@ -101,29 +116,43 @@ pub(crate) fn validate(app: &App) -> crate::Result<()> {
             return Err(AppError::component(&c.id, "is defined twice"));
         }
         crate::variables::check_references(
-            &c.id,
             c.variables
                 .values()
                 .chain(&c.allowed_outbound_hosts)
                 .map(String::as_str),
             &app.variables,
-        )?;
+        )
+        .map_err(|m| AppError::component(&c.id, m))?;
     }
-    if app.http_triggers.is_empty() {
+    if app.http_triggers.is_empty() && app.redis_triggers.is_empty() {
         return Err(AppError::Unsupported(
-            "the app has no [[trigger.http]]: there is nothing to serve".into(),
+            "the app has no trigger ([[trigger.http]] or [[trigger.redis]]): there is nothing to run"
+                .into(),
         ));
     }
-    for t in &app.http_triggers {
-        if app.component(&t.component).is_none() {
+    let components = app
+        .http_triggers
+        .iter()
+        .map(|t| (&t.id, &t.component))
+        .chain(app.redis_triggers.iter().map(|t| (&t.id, &t.component)));
+    for (trigger, component) in components {
+        if app.component(component).is_none() {
             return Err(AppError::trigger(
-                &t.id,
-                format!(
-                    "refers to component '{}', which the app does not define",
-                    t.component
-                ),
+                trigger,
+                format!("refers to component '{component}', which the app does not define"),
             ));
         }
+    }
+    for t in &app.redis_triggers {
+        let address = t.address.as_ref().or(app.redis_address.as_ref());
+        let Some(address) = address else {
+            return Err(AppError::trigger(
+                &t.id,
+                "has no Redis address: set [application.trigger.redis] address or the trigger's own",
+            ));
+        };
+        crate::variables::check_references([address.as_str(), t.channel.as_str()], &app.variables)
+            .map_err(|m| AppError::trigger(&t.id, m))?;
     }
     crate::routes::Router::build(&app.http_triggers)?;
     Ok(())

@@ -3,7 +3,7 @@
 
 use std::collections::BTreeMap;
 
-use crate::{AppError, Result, Variable};
+use crate::Variable;
 
 /// A parsed template: literal text and variable references.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -81,18 +81,17 @@ pub fn validate_name(name: &str) -> std::result::Result<(), String> {
 }
 
 /// Checks that every template in `templates` refers only to variables the app declares.
+/// Why one of `templates` does not parse or names a variable the app does not declare.
 pub fn check_references<'a>(
-    owner: &str,
     templates: impl IntoIterator<Item = &'a str>,
     declared: &BTreeMap<String, Variable>,
-) -> Result<()> {
+) -> std::result::Result<(), String> {
     for text in templates {
-        let template = Template::parse(text).map_err(|e| AppError::component(owner, e))?;
+        let template = Template::parse(text)?;
         for name in template.references() {
             if !declared.contains_key(name) {
-                return Err(AppError::component(
-                    owner,
-                    format!("'{text}' refers to variable '{name}', which the app does not declare"),
+                return Err(format!(
+                    "'{text}' refers to variable '{name}', which the app does not declare"
                 ));
             }
         }

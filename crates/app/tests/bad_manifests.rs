@@ -84,8 +84,23 @@ fn corpus() -> Vec<(&'static str, String, Vec<&'static str>)> {
         ),
         (
             "unsupported trigger type",
+            v2(&format!("{GOOD_COMPONENT}[[trigger.sqs]]\nqueue_url = \"q\"\ncomponent = \"hello\"\n")),
+            vec!["trigger type 'sqs'", "not supported"],
+        ),
+        (
+            "redis trigger without an address",
             v2(&format!("{GOOD_COMPONENT}[[trigger.redis]]\nchannel = \"c\"\ncomponent = \"hello\"\n")),
-            vec!["trigger type 'redis'", "not supported"],
+            vec!["trigger-hello-redis", "has no Redis address"],
+        ),
+        (
+            "redis trigger of an unknown component",
+            v2(&format!("{GOOD_COMPONENT}[application.trigger.redis]\naddress = \"redis://127.0.0.1\"\n[[trigger.redis]]\nchannel = \"c\"\ncomponent = \"nope\"\n")),
+            vec!["refers to component 'nope'"],
+        ),
+        (
+            "redis channel naming an undeclared variable",
+            v2(&format!("{GOOD_COMPONENT}[application.trigger.redis]\naddress = \"redis://127.0.0.1\"\n[[trigger.redis]]\nchannel = \"{{{{ ch }}}}\"\ncomponent = \"hello\"\n")),
+            vec!["variable 'ch'", "does not declare"],
         ),
         (
             "files escape the app directory",
@@ -100,17 +115,17 @@ fn corpus() -> Vec<(&'static str, String, Vec<&'static str>)> {
         (
             "no triggers",
             v2(GOOD_COMPONENT),
-            vec!["no [[trigger.http]]"],
+            vec!["no trigger", "nothing to run"],
         ),
         (
             "v1 with wrong trigger type",
-            "spin_manifest_version = \"1\"\nname = \"x\"\ntrigger = { type = \"redis\" }\n".into(),
-            vec!["trigger type 'redis'"],
+            "spin_manifest_version = \"1\"\nname = \"x\"\ntrigger = { type = \"cron\" }\n".into(),
+            vec!["trigger type 'cron'"],
         ),
         (
             "v1 component without route",
             "spin_manifest_version = \"1\"\nname = \"x\"\ntrigger = { type = \"http\" }\n[[component]]\nid = \"a\"\nsource = \"hello.wasm\"\n[component.trigger]\nexecutor = { type = \"spin\" }\n".into(),
-            vec!["missing field `route`"],
+            vec!["component 'a'", "has no 'route'"],
         ),
     ]
 }

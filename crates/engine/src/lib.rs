@@ -11,6 +11,7 @@ mod config;
 mod engine;
 mod epoch;
 mod error;
+pub mod exports;
 pub mod host;
 mod loaded;
 mod runtime_config;

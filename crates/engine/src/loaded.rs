@@ -5,6 +5,7 @@ use wasmtime::Store;
 use wasmtime::component::{Component, InstancePre, Linker};
 
 use crate::host::output::GuestOutput;
+use crate::host::variables::AppVariables;
 use crate::host::{AppHost, ComponentHost, HostConfig, wasi_2023_10_18};
 use crate::{Engine, EngineError, InstanceState, LoadOutcome};
 
@@ -14,6 +15,7 @@ pub struct LoadedApp {
     engine: Engine,
     components: HashMap<String, LoadedComponent>,
     output: GuestOutput,
+    variables: AppVariables,
 }
 
 /// One component, linked once; [`LoadedComponent::new_store`] and its `InstancePre` make
@@ -96,6 +98,7 @@ impl LoadedApp {
             engine: engine.clone(),
             components,
             output: app_host.output().clone(),
+            variables: app_host.variables().clone(),
         })
     }
 
@@ -103,6 +106,12 @@ impl LoadedApp {
     /// before the process exits.
     pub fn flush_output(&self, timeout: std::time::Duration) {
         self.output.flush(timeout);
+    }
+
+    /// Renders a `{{ variable }}` template of the app's (a trigger's setting) with the values
+    /// the app's variables resolved to.
+    pub fn render(&self, template: &str) -> Result<String, EngineError> {
+        self.variables.render(template)
     }
 
     pub fn app(&self) -> &App {

@@ -15,7 +15,8 @@ use anyhow::{Context, Result, bail};
 use spinrt_app::App;
 use spinrt_engine::host::output::GuestOutput;
 use spinrt_engine::{Engine, EngineConfig, HostConfig, LoadedApp, RuntimeConfig};
-use spinrt_trigger_http::{HttpServer, ServeOptions};
+use spinrt_trigger_http::ServeOptions;
+use spinrt_triggers::HttpListen;
 
 use crate::server_task::{AppSource, START_FD, ServerTask};
 use crate::task_env::TaskEnv;
@@ -167,13 +168,13 @@ async fn serve(
         grace_period: Duration::from_secs(grace),
         ..ServeOptions::default()
     };
-    Arc::new(HttpServer::new(Arc::new(loaded))?)
-        .announce_and_serve(
-            tokio::net::TcpListener::from_std(listener)?,
-            shutdown,
-            options,
-        )
-        .await
+    spinrt_triggers::run(
+        Arc::new(loaded),
+        HttpListen::Bound(tokio::net::TcpListener::from_std(listener)?),
+        shutdown,
+        options,
+    )
+    .await
 }
 
 /// A layer's file, mapped rather than read: a large data layer costs page cache the kernel can

@@ -8,7 +8,7 @@ use serde::Deserialize;
 use super::common::{self, ComponentParts, ExecutorDecl, SourceDecl, VariableDecl};
 use crate::files::FilesEntry;
 use crate::routes::Route;
-use crate::{App, AppError, HttpTrigger, Result};
+use crate::{App, AppError, HttpTrigger, RedisTrigger, Result};
 
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -40,6 +40,9 @@ struct AppTrigger {
     kind: String,
     #[serde(default)]
     base: Option<String>,
+    /// The Redis trigger's server.
+    #[serde(default)]
+    address: Option<String>,
 }
 
 #[derive(Debug, Deserialize)]
@@ -76,7 +79,12 @@ struct ComponentDecl {
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
 struct ComponentTrigger {
-    route: String,
+    /// An HTTP trigger's.
+    #[serde(default)]
+    route: Option<String>,
+    /// A Redis trigger's.
+    #[serde(default)]
+    channel: Option<String>,
     #[serde(default)]
     executor: Option<ExecutorDecl>,
 }
@@ -86,12 +94,15 @@ pub fn parse(text: &str, dir: &Path) -> Result<App> {
         path: dir.join(super::MANIFEST_FILE),
         message: e.to_string(),
     })?;
-    if manifest.trigger.kind != "http" {
-        return Err(AppError::Unsupported(format!(
-            "trigger type '{}': this runtime serves the 'http' trigger only",
-            manifest.trigger.kind
-        )));
-    }
+    let redis = match manifest.trigger.kind.as_str() {
+        "http" => false,
+        "redis" => true,
+        other => {
+            return Err(AppError::Unsupported(format!(
+                "trigger type '{other}': this runtime runs the http and redis triggers only"
+            )));
+        }
+    };
     if let Some(base) = manifest.trigger.base.as_deref().filter(|b| *b != "/") {
         return Err(AppError::Unsupported(format!(
             "trigger base '{base}': only '/' is supported (Spin 2 deprecated base paths)"
@@ -100,16 +111,30 @@ pub fn parse(text: &str, dir: &Path) -> Result<App> {
     let variables = common::variables(manifest.variables)?;
     let mut components = Vec::new();
     let mut http_triggers = Vec::new();
+    let mut redis_triggers = Vec::new();
     for decl in manifest.component {
         // Spin 1 allowed snake_case ids; Spin 2 turns them into kebab case, and so do we.
         let id = decl.id.replace('_', "-");
         common::validate_kebab_id(&id).map_err(|m| AppError::component(&decl.id, m))?;
-        http_triggers.push(HttpTrigger {
-            id: format!("trigger-{id}"),
-            route: Route::Path(decl.trigger.route),
-            component: id.clone(),
-            executor: common::executor(decl.trigger.executor),
-        });
+        let trigger_id = format!("trigger-{id}");
+        let missing = |field: &str| {
+            AppError::component(&decl.id, format!("[component.trigger] has no '{field}'"))
+        };
+        if redis {
+            redis_triggers.push(RedisTrigger {
+                id: trigger_id,
+                component: id.clone(),
+                channel: decl.trigger.channel.ok_or_else(|| missing("channel"))?,
+                address: None,
+            });
+        } else {
+            http_triggers.push(HttpTrigger {
+                id: trigger_id,
+                route: Route::Path(decl.trigger.route.ok_or_else(|| missing("route"))?),
+                component: id.clone(),
+                executor: common::executor(decl.trigger.executor),
+            });
+        }
         let parts = ComponentParts {
             id,
             description: decl.description,
@@ -134,5 +159,7 @@ pub fn parse(text: &str, dir: &Path) -> Result<App> {
         variables,
         components,
         http_triggers,
+        redis_triggers,
+        redis_address: manifest.trigger.address,
     })
 }

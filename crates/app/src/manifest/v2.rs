@@ -8,7 +8,7 @@ use serde::Deserialize;
 use super::common::{self, ComponentParts, ExecutorDecl, SourceDecl, VariableDecl};
 use crate::files::FilesEntry;
 use crate::routes::Route;
-use crate::{App, AppError, HttpTrigger, Result};
+use crate::{App, AppError, HttpTrigger, RedisTrigger, Result};
 
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -44,11 +44,34 @@ struct Application {
     tool: toml::Table,
 }
 
-/// Only `[[trigger.http]]` is read here; other trigger types are refused by name in [`parse`].
+/// The trigger types this runtime runs; others are refused by name in [`parse`].
 #[derive(Debug, Default, Deserialize)]
 struct Triggers {
     #[serde(default)]
     http: Vec<HttpTriggerDecl>,
+    #[serde(default)]
+    redis: Vec<RedisTriggerDecl>,
+}
+
+const TRIGGER_TYPES: [&str; 2] = ["http", "redis"];
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RedisTriggerDecl {
+    #[serde(default)]
+    id: Option<String>,
+    #[serde(default)]
+    component: Option<ComponentRef>,
+    channel: String,
+    #[serde(default)]
+    address: Option<String>,
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RedisAppDecl {
+    #[serde(default)]
+    address: Option<String>,
 }
 
 #[derive(Debug, Deserialize)]
@@ -154,10 +177,13 @@ pub fn parse(text: &str, dir: &Path, table: &toml::Table) -> Result<App> {
         message,
     };
     if let Some(toml::Value::Table(triggers)) = table.get("trigger")
-        && let Some(other) = triggers.keys().find(|k| *k != "http")
+        && let Some(other) = triggers
+            .keys()
+            .find(|k| !TRIGGER_TYPES.contains(&k.as_str()))
     {
         return Err(AppError::Unsupported(format!(
-            "trigger type '{other}': this runtime serves the 'http' trigger only"
+            "trigger type '{other}': this runtime runs the {} triggers only",
+            TRIGGER_TYPES.join(" and ")
         )));
     }
     let manifest: Manifest = toml::from_str(text).map_err(|e| merr(e.to_string()))?;
@@ -197,16 +223,8 @@ pub fn parse(text: &str, dir: &Path, table: &toml::Table) -> Result<App> {
                 "trigger '{trigger_id}': 'static_response' is not supported"
             )));
         }
-        let component = match t.component {
-            Some(ComponentRef::Id(id)) => id,
-            Some(ComponentRef::Inline(decl)) => {
-                let id = format!("{}-component", t.id.as_deref().unwrap_or("inline"))
-                    .replace(|c: char| !c.is_ascii_alphanumeric() && c != '-', "-");
-                components.push(decl.into_parts(id.clone())?.into_component(dir)?);
-                id
-            }
-            None => return Err(terr("has no 'component'")),
-        };
+        let component = component_of(t.component, t.id.as_deref(), dir, &mut components)
+            .ok_or_else(|| terr("has no 'component'"))??;
         let route = match t.route {
             RouteDecl::Path(p) => Route::Path(p),
             RouteDecl::Private { private: true } => Route::Private,
@@ -222,6 +240,31 @@ pub fn parse(text: &str, dir: &Path, table: &toml::Table) -> Result<App> {
         });
     }
 
+    let redis_address = match manifest.application.trigger.get("redis") {
+        Some(table) => {
+            let decl: RedisAppDecl = table
+                .clone()
+                .try_into()
+                .map_err(|e| merr(format!("application.trigger.redis: {e}")))?;
+            decl.address
+        }
+        None => None,
+    };
+    let mut redis_triggers = Vec::new();
+    for (index, t) in manifest.trigger.redis.into_iter().enumerate() {
+        let trigger_id =
+            t.id.clone()
+                .unwrap_or_else(|| format!("trigger.redis[{index}]"));
+        let component = component_of(t.component, t.id.as_deref(), dir, &mut components)
+            .ok_or_else(|| AppError::trigger(&trigger_id, "has no 'component'"))??;
+        redis_triggers.push(RedisTrigger {
+            id: t.id.unwrap_or_else(|| format!("trigger-{component}-redis")),
+            component,
+            channel: t.channel,
+            address: t.address,
+        });
+    }
+
     Ok(App {
         name: manifest.application.name,
         version: manifest.application.version.filter(|v| !v.is_empty()),
@@ -230,5 +273,30 @@ pub fn parse(text: &str, dir: &Path, table: &toml::Table) -> Result<App> {
         variables,
         components,
         http_triggers,
+        redis_triggers,
+        redis_address,
+    })
+}
+
+/// A trigger's component: an id, or a component declared inline (added to `components`);
+/// `None` when the trigger names none.
+fn component_of(
+    reference: Option<ComponentRef>,
+    trigger_id: Option<&str>,
+    dir: &Path,
+    components: &mut Vec<crate::Component>,
+) -> Option<Result<String>> {
+    Some(match reference? {
+        ComponentRef::Id(id) => Ok(id),
+        ComponentRef::Inline(decl) => {
+            let id = format!("{}-component", trigger_id.unwrap_or("inline"))
+                .replace(|c: char| !c.is_ascii_alphanumeric() && c != '-', "-");
+            decl.into_parts(id.clone())
+                .and_then(|parts| parts.into_component(dir))
+                .map(|component| {
+                    components.push(component);
+                    id
+                })
+        }
     })
 }

@@ -5,11 +5,12 @@ use std::sync::Arc;
 use anyhow::Context;
 use spinrt_app::App;
 use spinrt_engine::{Engine, EngineConfig, HostConfig, LoadedApp, RuntimeConfig};
-use spinrt_trigger_http::{HttpServer, ServeOptions, shutdown_signal};
+use spinrt_trigger_http::{ServeOptions, shutdown_signal};
+use spinrt_triggers::HttpListen;
 
 use super::registry::RegistryArgs;
 
-/// Serve a Spin app's HTTP trigger, like `spin up`.
+/// Run a Spin app's triggers (HTTP, Redis), like `spin up`.
 #[derive(clap::Args)]
 pub struct UpCommand {
     /// The app: a spin.toml, a directory holding one, or an image reference
@@ -79,10 +80,13 @@ impl UpCommand {
                 grace_period: std::time::Duration::from_secs(self.grace_period),
                 ..ServeOptions::default()
             };
-            Arc::new(HttpServer::new(Arc::new(loaded))?)
-                .bind_and_serve(addr, shutdown_signal()?, options)
-                .await?;
-            anyhow::Ok(())
+            spinrt_triggers::run(
+                Arc::new(loaded),
+                HttpListen::Addr(addr),
+                shutdown_signal()?,
+                options,
+            )
+            .await
         })
     }
 

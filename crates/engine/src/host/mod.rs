@@ -4,7 +4,7 @@
 //! state built from that. [`AppHost`] and [`ComponentHost`] compose them; a module never
 //! reaches into another's state.
 
-mod bindings;
+pub(crate) mod bindings;
 pub mod http;
 pub mod key_value;
 pub mod llm;
@@ -103,6 +103,10 @@ impl AppHost {
     }
 
     /// Where the app's guests write their stdout and stderr.
+    pub fn variables(&self) -> &AppVariables {
+        &self.variables
+    }
+
     pub fn output(&self) -> &GuestOutput {
         &self.output
     }

@@ -1,0 +1,57 @@
+//! Runs every trigger an app declares, side by side in one process, until shutdown: what
+//! `spinrt up` and the shim's server both do with a loaded app.
+
+use std::net::SocketAddr;
+use std::sync::Arc;
+
+use anyhow::Context;
+use futures_util::FutureExt;
+use spinrt_engine::LoadedApp;
+use spinrt_trigger_http::{HttpServer, ServeOptions};
+use spinrt_trigger_redis::RedisTrigger;
+use tokio::net::TcpListener;
+
+/// Where the HTTP trigger listens, if the app has one.
+pub enum HttpListen {
+    /// A listener bound before (the shim binds it before dropping its privileges).
+    Bound(TcpListener),
+    Addr(SocketAddr),
+}
+
+/// Builds each trigger (a component a trigger cannot call fails here, before anything runs),
+/// then runs them until `shutdown`; the HTTP trigger gets `options.grace_period` for requests
+/// in flight, a Redis trigger finishes the message it is handling.
+pub async fn run(
+    app: Arc<LoadedApp>,
+    listen: HttpListen,
+    shutdown: impl Future<Output = ()> + Send + 'static,
+    options: ServeOptions,
+) -> anyhow::Result<()> {
+    let http = if app.app().http_triggers.is_empty() {
+        None
+    } else {
+        Some(Arc::new(HttpServer::new(app.clone())?))
+    };
+    let redis = RedisTrigger::new(&app)?;
+    let shutdown = shutdown.shared();
+    let redis = redis.map(|r| tokio::spawn(r.run(shutdown.clone())));
+    match http {
+        Some(http) => {
+            let listener = match listen {
+                HttpListen::Bound(listener) => listener,
+                HttpListen::Addr(addr) => TcpListener::bind(addr)
+                    .await
+                    .with_context(|| format!("cannot listen on {addr}"))?,
+            };
+            http.announce_and_serve(listener, shutdown, options).await?;
+        }
+        None => log::info!(
+            "running app '{}': it has no HTTP trigger, so nothing listens",
+            app.app().name
+        ),
+    }
+    if let Some(redis) = redis {
+        redis.await.context("the redis trigger")?;
+    }
+    Ok(())
+}
