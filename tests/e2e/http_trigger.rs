@@ -93,6 +93,27 @@ async fn hello_component_wasip2() {
     assert_eq!(res.text().await.unwrap(), "Hello from Spin!\n");
 }
 
+/// As on Spin, a guest's memory is not capped unless asked: a spin-sdk 3 component that reads
+/// a 64 MiB body whole (and echoes it) answers 200; a 256 MiB cap made it a 500.
+#[tokio::test(flavor = "multi_thread")]
+async fn a_64_mib_body_read_whole_is_answered() {
+    let app = serve("echo").await;
+    let body = vec![b'a'; 64 << 20];
+    let res = net::client()
+        .post(format!("http://{}/big", app.addr))
+        .body(body)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), 200);
+    let text = res.text().await.unwrap();
+    let echoed = text
+        .lines()
+        .find_map(|l| l.strip_prefix("body: "))
+        .unwrap_or_default();
+    assert_eq!(echoed.len(), 64 << 20);
+}
+
 #[tokio::test(flavor = "multi_thread")]
 async fn hello_core_module_wasip1_is_componentized() {
     let app = serve("hello-wasip1").await;

@@ -144,6 +144,71 @@ fn under_containerd(version: Version) {
     );
 }
 
+/// `SPIN_COMPONENTS_TO_RETAIN` in the task's environment, as SpinKube sets it: the dropped
+/// component gets no message (subscribers are called in manifest order, sdk3 first, so once
+/// sdk7 wrote its key a retained sdk3 would have written its own).
+#[test]
+fn selective_deployment_under_containerd_2_1() {
+    let redis = services::redis();
+    let ctd = Containerd::start(Version::V2_1);
+    let tar = images::spin_artifact("redis", "localhost/redis:v1", ctd.dir());
+    ctd.ctr_ok(&["images", "import", "--all-platforms", tar.to_str().unwrap()]);
+    let id = unique_id("retain");
+    let port = format!("SPIN_VARIABLE_REDIS_PORT={}", redis.port);
+    let addr = ctd.run_detached(
+        "localhost/redis:v1",
+        &id,
+        &[
+            "--env",
+            &port,
+            "--env",
+            "SPIN_COMPONENTS_TO_RETAIN=sdk7,hello",
+        ],
+    );
+    wait_for_subscriber(redis.port, "jobs", || ctd.log());
+    redis_cli(redis.port, &["publish", "jobs", "only7"]);
+    let deadline = Instant::now() + Duration::from_secs(20);
+    while redis_cli(redis.port, &["get", "spinrt:sdk7:only7"]) != "only7" {
+        assert!(Instant::now() < deadline, "sdk7 never got the message");
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    assert_eq!(redis_cli(redis.port, &["exists", "spinrt:sdk3:only7"]), "0");
+    assert_eq!(get(addr, "/"), (200, "Hello from Spin!\n".into()));
+    ctd.stop(&id);
+}
+
+#[test]
+fn selective_deployment_through_spinrt_up() {
+    let dir = tempfile::tempdir().unwrap();
+    let log = dir.path().join("up.log");
+    // Only the HTTP component: nothing subscribes, nothing needs a Redis server.
+    let up = Up::try_start(
+        apps::manifest_dir("redis"),
+        &["--no-cache", "--component-id", "hello"],
+        &[("SPIN_VARIABLE_REDIS_PORT", "1")],
+        &log,
+    )
+    .unwrap();
+    assert_eq!(get(up.addr, "/"), (200, "Hello from Spin!\n".into()));
+    let text = std::fs::read_to_string(&log).unwrap();
+    assert!(!text.contains("redis trigger"), "{text}");
+    drop(up);
+
+    let err = match Up::try_start(
+        apps::manifest_dir("redis"),
+        &["--no-cache", "-c", "hello", "-c", "nope"],
+        &[],
+        &log,
+    ) {
+        Ok(_) => panic!("an unknown component id was accepted"),
+        Err(e) => e,
+    };
+    assert!(
+        err.contains("component 'nope': cannot be retained"),
+        "{err}"
+    );
+}
+
 #[test]
 fn redis_trigger_under_containerd_1_7() {
     under_containerd(Version::V1_7);

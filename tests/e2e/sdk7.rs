@@ -183,11 +183,19 @@ fn a_spin_sdk_7_app_is_served() {
 
 /// A 0.3 guest computing without end yields at every epoch tick like a 0.2 one: with more busy
 /// guests than the server has threads, other requests are still answered at once. A guest
-/// growing past the memory limit gets a 500 and the server goes on.
+/// growing past its memory cap (SpinKube's `SPIN_MAX_INSTANCE_MEMORY`) gets a 500 and the
+/// server goes on.
 #[test]
 fn busy_and_greedy_spin_sdk_7_guests_do_not_hold_up_others() {
     let dir = tempfile::tempdir().unwrap();
-    let up = start(dir.path(), 1);
+    // SpinKube's cap on a guest's memory (none by default, as on Spin).
+    let up = start_with(
+        dir.path(),
+        &[
+            ("SPIN_VARIABLE_UPSTREAM_PORT", "1"),
+            ("SPIN_MAX_INSTANCE_MEMORY", "268435456"),
+        ],
+    );
     let addr = up.addr;
     let busy: Vec<_> = (0..4)
         .map(|_| std::thread::spawn(move || get(addr, "/busy?ms=3000")))
@@ -207,7 +215,6 @@ fn busy_and_greedy_spin_sdk_7_guests_do_not_hold_up_others() {
     }
 
     assert_eq!(get(addr, "/grow?mb=16"), (200, "grew 16 MiB".into()));
-    // The default limit is 256 MiB per instance.
     assert_eq!(get(addr, "/grow?mb=300").0, 500);
     assert_eq!(get(addr, "/requests"), (200, "1".into()));
 }

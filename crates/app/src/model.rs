@@ -21,10 +21,50 @@ pub struct App {
     pub redis_address: Option<String>,
 }
 
+/// The task environment variable SpinKube's shim reads for selective deployment: the ids of
+/// the components a pod runs, comma-separated.
+pub const COMPONENTS_TO_RETAIN_ENV: &str = "SPIN_COMPONENTS_TO_RETAIN";
+
 impl App {
     pub fn component(&self, id: &str) -> Option<&Component> {
         self.components.iter().find(|c| c.id == id)
     }
+
+    /// Selective deployment: keeps only the components `ids` names and the triggers of those,
+    /// as `spin up --component-id` and SpinKube's `SPIN_COMPONENTS_TO_RETAIN` do. An id the
+    /// app does not define is an error naming it. (Spin also refuses to drop a component a
+    /// retained one depends on; apps with component dependencies are refused at load here.)
+    pub fn retain_components<S: AsRef<str>>(&mut self, ids: &[S]) -> crate::Result<()> {
+        if let Some(unknown) = ids.iter().find(|id| self.component(id.as_ref()).is_none()) {
+            return Err(crate::AppError::component(
+                unknown.as_ref(),
+                format!(
+                    "cannot be retained: app '{}' has no such component (it has {})",
+                    self.name,
+                    self.components
+                        .iter()
+                        .map(|c| format!("'{}'", c.id))
+                        .collect::<Vec<_>>()
+                        .join(", ")
+                ),
+            ));
+        }
+        let retained = |id: &str| ids.iter().any(|r| r.as_ref() == id);
+        self.components.retain(|c| retained(&c.id));
+        self.http_triggers.retain(|t| retained(&t.component));
+        self.redis_triggers.retain(|t| retained(&t.component));
+        validate(self)
+    }
+}
+
+/// `SPIN_COMPONENTS_TO_RETAIN`'s value as ids (commas, blanks around them ignored).
+pub fn components_to_retain(value: &str) -> Vec<String> {
+    value
+        .split(',')
+        .map(str::trim)
+        .filter(|id| !id.is_empty())
+        .map(str::to_string)
+        .collect()
 }
 
 /// An application variable: `default` and `required` are mutually exclusive.

@@ -129,3 +129,21 @@ fn a_spin_1_locked_redis_app_keeps_its_address() {
     assert_eq!(app.redis_address.as_deref(), Some("redis://h:1"));
     assert_eq!(app.redis_triggers[0].channel, "ch");
 }
+
+#[test]
+fn selective_deployment_keeps_the_named_components_and_their_triggers() {
+    let mut app = load(V2);
+    app.retain_components(&["other-server-component"]).unwrap();
+    assert_eq!(app.components.len(), 1);
+    assert!(app.http_triggers.is_empty());
+    assert_eq!(app.redis_triggers.len(), 1);
+    assert_eq!(app.redis_triggers[0].id, "other-server");
+
+    let mut app = load(V2);
+    let err = app
+        .retain_components(&spinrt_app::components_to_retain(" sub , nope,"))
+        .unwrap_err()
+        .to_string();
+    assert!(err.contains("component 'nope'"), "{err}");
+    assert!(err.contains("'sub', 'other-server-component'"), "{err}");
+}

@@ -18,7 +18,8 @@ pub struct EngineConfig {
 pub struct PoolingLimits {
     /// Instances alive at once (requests in flight, across all components).
     pub total_component_instances: u32,
-    /// Largest linear memory one guest may grow to.
+    /// Largest linear memory one guest may grow to: by default all a 32-bit memory can
+    /// address, as Spin sets no cap unless asked (the pod's memory limit still holds).
     pub max_memory_size: usize,
     /// Linear memory kept paged in when a slot is reused: avoids a decommit per request.
     pub memory_keep_resident: usize,
@@ -36,11 +37,19 @@ impl Default for EngineConfig {
     }
 }
 
+/// A 32-bit linear memory's whole range: the pooling allocator reserves this much address
+/// space per memory slot anyway, so the default cap costs nothing.
+pub const NO_MEMORY_CAP: usize = 4 << 30;
+
+/// SpinKube's per-instance memory cap (bytes), honoured beside our own variable.
+const SPINKUBE_MAX_MEMORY: &str = "SPIN_MAX_INSTANCE_MEMORY";
+const MAX_MEMORY: &str = "SPIN_WASMTIME_MAX_MEMORY_SIZE";
+
 impl Default for PoolingLimits {
     fn default() -> Self {
         Self {
             total_component_instances: 1000,
-            max_memory_size: 256 << 20,
+            max_memory_size: NO_MEMORY_CAP,
             memory_keep_resident: 16 << 20,
             table_keep_resident: 1 << 20,
         }
@@ -49,7 +58,8 @@ impl Default for PoolingLimits {
 
 impl EngineConfig {
     /// Defaults, overridden by `SPIN_WASMTIME_INSTANCE_COUNT`, `SPIN_WASMTIME_MAX_MEMORY_SIZE`
-    /// (bytes) and `SPIN_PRECOMPILE_CACHE_DIR` where set.
+    /// or SpinKube's `SPIN_MAX_INSTANCE_MEMORY` (bytes; the smaller when both are set) and
+    /// `SPIN_PRECOMPILE_CACHE_DIR` where set.
     pub fn from_env() -> Result<Self, crate::EngineError> {
         Self::from_lookup(|name| std::env::var(name).ok())
     }
@@ -72,8 +82,10 @@ impl EngineConfig {
         if let Some(n) = number("SPIN_WASMTIME_INSTANCE_COUNT")? {
             config.pooling.total_component_instances = n as u32;
         }
-        if let Some(n) = number("SPIN_WASMTIME_MAX_MEMORY_SIZE")? {
-            config.pooling.max_memory_size = n as usize;
+        for name in [MAX_MEMORY, SPINKUBE_MAX_MEMORY] {
+            if let Some(n) = number(name)? {
+                config.pooling.max_memory_size = config.pooling.max_memory_size.min(n as usize);
+            }
         }
         if let Some(dir) = lookup("SPIN_PRECOMPILE_CACHE_DIR") {
             config.cache_dir = Some(dir.into());
@@ -87,4 +99,32 @@ fn default_cache_dir() -> Option<PathBuf> {
         .map(PathBuf::from)
         .or_else(|| std::env::var_os("HOME").map(|h| PathBuf::from(h).join(".cache")))?;
     Some(base.join("spinrt").join("precompiled"))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn max_memory(vars: &[(&str, &str)]) -> usize {
+        EngineConfig::from_lookup(|name| {
+            vars.iter()
+                .find(|(n, _)| *n == name)
+                .map(|(_, v)| v.to_string())
+        })
+        .unwrap()
+        .pooling
+        .max_memory_size
+    }
+
+    #[test]
+    fn guest_memory_is_uncapped_unless_asked_and_the_smaller_cap_wins() {
+        assert_eq!(max_memory(&[]), 4 << 30);
+        assert_eq!(max_memory(&[(MAX_MEMORY, "1048576")]), 1 << 20);
+        assert_eq!(max_memory(&[(SPINKUBE_MAX_MEMORY, "2097152")]), 2 << 20);
+        assert_eq!(
+            max_memory(&[(MAX_MEMORY, "4194304"), (SPINKUBE_MAX_MEMORY, "2097152")]),
+            2 << 20
+        );
+        assert!(EngineConfig::from_lookup(|_| Some("lots".into())).is_err());
+    }
 }

@@ -117,7 +117,7 @@ async fn serve(
     // delivered now.
     let shutdown = spinrt_trigger_http::shutdown_signal()?;
     stop_signals.thread_unblock()?;
-    let app = match &task.app {
+    let mut app = match &task.app {
         AppSource::Artifact { config, layers } => {
             let config_bytes = map(&config.path)?;
             // Machine code is mapped by the engine where it lies, never read here.
@@ -155,6 +155,9 @@ async fn serve(
             app
         }
     };
+    if let Some(ids) = env.get(spinrt_app::COMPONENTS_TO_RETAIN_ENV) {
+        app.retain_components(&spinrt_app::components_to_retain(&ids))?;
+    }
     let grace = env
         .get(GRACE_ENV)
         .map(|s| {

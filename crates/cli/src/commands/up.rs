@@ -33,6 +33,10 @@ pub struct UpCommand {
     /// Spin's runtime config (key-value stores, SQLite databases, variable providers).
     #[arg(long)]
     runtime_config_file: Option<PathBuf>,
+    /// Run only this component and its triggers (repeat for more), as `spin up
+    /// --component-id` does; the shim takes the same list from SPIN_COMPONENTS_TO_RETAIN.
+    #[arg(short = 'c', long = "component-id")]
+    component_ids: Vec<String>,
     /// Seconds in-flight requests get to finish after SIGTERM or Ctrl-C.
     #[arg(long, default_value_t = 10)]
     grace_period: u64,
@@ -64,7 +68,10 @@ impl UpCommand {
             .enable_all()
             .build()?;
         runtime.block_on(async move {
-            let source = self.source().await?;
+            let mut source = self.source().await?;
+            if !self.component_ids.is_empty() {
+                source.app.retain_components(&self.component_ids)?;
+            }
             let host = HostConfig {
                 state_dir: Some(source.state_dir),
                 runtime_config: match &self.runtime_config_file {

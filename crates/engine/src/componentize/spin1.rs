@@ -42,6 +42,7 @@ const SPIN_WIT: &str = concat!(
     include_str!("../../wit-spin1/deps/spin@unversioned/package.wit"),
     include_str!("../../wit-spin1/deps/spin@unversioned/http-types.wit"),
     include_str!("../../wit-spin1/deps/spin@unversioned/inbound-http.wit"),
+    include_str!("../../wit-spin1/deps/spin@unversioned/inbound-redis.wit"),
     include_str!("../../wit-spin1/deps/spin@unversioned/http.wit"),
     include_str!("../../wit-spin1/deps/spin@unversioned/config.wit"),
     include_str!("../../wit-spin1/deps/spin@unversioned/key-value.wit"),

@@ -14,6 +14,11 @@ use spinrt_engine::{InstanceState, LoadedComponent};
 use super::GuestError;
 use crate::body;
 
+/// The most of a request body this process holds for a Spin 1 guest, which takes it whole:
+/// its memory cap, which by default is all of a 32-bit memory, is too much for one request to
+/// make the server buffer.
+const WHOLE_BODY_LIMIT: usize = 256 << 20;
+
 pub struct Spin1Executor {
     pre: Spin1HttpTriggerPre<InstanceState>,
 }
@@ -42,7 +47,7 @@ impl Spin1Executor {
             return Ok(response);
         };
         let (parts, body) = req.into_parts();
-        let limit = component.max_memory();
+        let limit = component.max_memory().min(WHOLE_BODY_LIMIT);
         let declared = parts
             .headers
             .get(hyper::header::CONTENT_LENGTH)
