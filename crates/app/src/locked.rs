@@ -10,8 +10,8 @@ use serde_json::{Map, Value, json};
 
 use crate::routes::Route;
 use crate::{
-    App, AppError, Component, ComponentSource, FileMount, HttpExecutor, HttpTrigger, RedisTrigger,
-    Result, Variable,
+    App, AppError, CommandTrigger, Component, ComponentSource, FileMount, HttpExecutor,
+    HttpTrigger, RedisTrigger, Result, Variable,
 };
 
 /// `metadata.triggers.redis.address` (Spin 2 and later), else Spin 1's
@@ -117,6 +117,12 @@ struct HttpTriggerConfig {
     static_response: Option<Value>,
 }
 
+/// The command trigger's config inside a locked trigger.
+#[derive(Debug, Deserialize, Serialize)]
+struct CommandTriggerConfig {
+    component: String,
+}
+
 /// The Redis trigger's config inside a locked trigger.
 #[derive(Debug, Deserialize, Serialize)]
 #[serde(deny_unknown_fields)]
@@ -179,6 +185,7 @@ impl LockedApp {
 
         let mut http_triggers = Vec::new();
         let mut redis_triggers = Vec::new();
+        let mut command_triggers = Vec::new();
         for t in self.triggers {
             match t.trigger_type.as_str() {
                 "http" => {}
@@ -193,10 +200,19 @@ impl LockedApp {
                     });
                     continue;
                 }
+                "command" => {
+                    let cfg: CommandTriggerConfig = serde_json::from_value(t.trigger_config)
+                        .map_err(|e| AppError::trigger(&t.id, format!("trigger_config: {e}")))?;
+                    command_triggers.push(CommandTrigger {
+                        id: t.id,
+                        component: cfg.component,
+                    });
+                    continue;
+                }
                 other => {
                     return Err(AppError::Unsupported(format!(
-                        "trigger type '{other}' (trigger '{}'): this runtime runs the http and \
-                         redis triggers only",
+                        "trigger type '{other}' (trigger '{}'): this runtime runs the http, \
+                         redis and command triggers only",
                         t.id
                     )));
                 }
@@ -273,6 +289,7 @@ impl LockedApp {
             components,
             http_triggers,
             redis_triggers,
+            command_triggers,
             redis_address: redis_address(&self.metadata),
         };
         crate::model::validate(&app)?;
@@ -294,7 +311,9 @@ impl LockedApp {
             metadata.insert("authors".into(), json!(app.authors));
         }
         // Spin 1's single trigger type, which Spin still writes.
-        let kind = if app.http_triggers.is_empty() && !app.redis_triggers.is_empty() {
+        let kind = if !app.command_triggers.is_empty() {
+            "command"
+        } else if app.http_triggers.is_empty() && !app.redis_triggers.is_empty() {
             "redis"
         } else {
             "http"
@@ -346,6 +365,16 @@ impl LockedApp {
                 LockedTrigger {
                     id: t.id.clone(),
                     trigger_type: "redis".into(),
+                    trigger_config: serde_json::to_value(cfg).expect("serializes"),
+                }
+            }))
+            .chain(app.command_triggers.iter().map(|t| {
+                let cfg = CommandTriggerConfig {
+                    component: t.component.clone(),
+                };
+                LockedTrigger {
+                    id: t.id.clone(),
+                    trigger_type: "command".into(),
                     trigger_config: serde_json::to_value(cfg).expect("serializes"),
                 }
             }))

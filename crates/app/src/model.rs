@@ -16,6 +16,7 @@ pub struct App {
     pub components: Vec<Component>,
     pub http_triggers: Vec<HttpTrigger>,
     pub redis_triggers: Vec<RedisTrigger>,
+    pub command_triggers: Vec<CommandTrigger>,
     /// `[application.trigger.redis] address`: the server of every Redis trigger that names none
     /// of its own (a `{{ variable }}` template).
     pub redis_address: Option<String>,
@@ -53,6 +54,7 @@ impl App {
         self.components.retain(|c| retained(&c.id));
         self.http_triggers.retain(|t| retained(&t.component));
         self.redis_triggers.retain(|t| retained(&t.component));
+        self.command_triggers.retain(|t| retained(&t.component));
         validate(self)
     }
 }
@@ -137,6 +139,14 @@ pub struct RedisTrigger {
     pub address: Option<String>,
 }
 
+/// `[[trigger.command]]` (the spin-trigger-command plugin's): `component` is a WASI command,
+/// run once; the app ends with its exit code.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct CommandTrigger {
+    pub id: String,
+    pub component: String,
+}
+
 /// How the HTTP trigger calls a component.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
 pub enum HttpExecutor {
@@ -164,17 +174,27 @@ pub(crate) fn validate(app: &App) -> crate::Result<()> {
         )
         .map_err(|m| AppError::component(&c.id, m))?;
     }
-    if app.http_triggers.is_empty() && app.redis_triggers.is_empty() {
+    let serving = !app.http_triggers.is_empty() || !app.redis_triggers.is_empty();
+    if !serving && app.command_triggers.is_empty() {
         return Err(AppError::Unsupported(
-            "the app has no trigger ([[trigger.http]] or [[trigger.redis]]): there is nothing to run"
+            "the app has no trigger ([[trigger.http]], [[trigger.redis]] or [[trigger.command]]): \
+             there is nothing to run"
                 .into(),
+        ));
+    }
+    if serving && let Some(command) = app.command_triggers.first() {
+        return Err(AppError::trigger(
+            &command.id,
+            "a command trigger runs once and ends the app; it cannot share an app with HTTP or \
+             Redis triggers, which serve until stopped (deploy them as two apps)",
         ));
     }
     let components = app
         .http_triggers
         .iter()
         .map(|t| (&t.id, &t.component))
-        .chain(app.redis_triggers.iter().map(|t| (&t.id, &t.component)));
+        .chain(app.redis_triggers.iter().map(|t| (&t.id, &t.component)))
+        .chain(app.command_triggers.iter().map(|t| (&t.id, &t.component)));
     for (trigger, component) in components {
         if app.component(component).is_none() {
             return Err(AppError::trigger(

@@ -26,10 +26,10 @@ const RUNTIME_CONFIG: &str = "/runtime-config.toml";
 /// How long in-flight requests get after SIGTERM (Kubernetes' default grace is 30 s).
 const GRACE_ENV: &str = "SPIN_SHUTDOWN_GRACE_SECONDS";
 
-/// Runs the server; its exit code is the task's.
+/// Runs the server; its exit code is the task's (a command app's is its command's).
 pub fn main(task_file: &Path) -> i32 {
     match run(task_file) {
-        Ok(()) => 0,
+        Ok(code) => code,
         Err(e) => {
             // The container's stderr: what `ctr run` and `kubectl logs` show.
             eprintln!("containerd-shim-spin-v2: {e:#}");
@@ -38,7 +38,7 @@ pub fn main(task_file: &Path) -> i32 {
     }
 }
 
-fn run(task_file: &Path) -> Result<()> {
+fn run(task_file: &Path) -> Result<i32> {
     let task = ServerTask::read(task_file)
         .with_context(|| format!("reading the task {}", task_file.display()))?;
     // PID 1 of a namespace never gets a signal it has no handler for, so a SIGTERM sent before
@@ -48,7 +48,7 @@ fn run(task_file: &Path) -> Result<()> {
         .thread_block()
         .context("blocking SIGTERM until the server handles it")?;
     if !wait_for_start() {
-        return Ok(());
+        return Ok(0);
     }
     let env = TaskEnv::parse(&task.env);
     let rate = GuestOutput::rate_from(|k| env.get(k)).map_err(anyhow::Error::msg)?;
@@ -57,9 +57,10 @@ fn run(task_file: &Path) -> Result<()> {
 
     task.confinement.enter().context("confining the server")?;
     // Port 80 needs the capability the process drops next.
-    let listener =
-        std::net::TcpListener::bind(addr).with_context(|| format!("cannot listen on {addr}"))?;
-    listener.set_nonblocking(true)?;
+    // Its failure matters only to an app with an HTTP trigger, known once the app is read.
+    let listener = std::net::TcpListener::bind(addr)
+        .and_then(|l| l.set_nonblocking(true).map(|()| l))
+        .with_context(|| format!("cannot listen on {addr}"));
     task.confinement
         .lock_down()
         .context("dropping the server's privileges")?;
@@ -107,10 +108,10 @@ fn init_logging(env: &TaskEnv, output: &GuestOutput) {
 async fn serve(
     task: ServerTask,
     env: TaskEnv,
-    listener: std::net::TcpListener,
+    listener: Result<std::net::TcpListener>,
     stop_signals: nix::sys::signal::SigSet,
     output: GuestOutput,
-) -> Result<()> {
+) -> Result<i32> {
     // Before the app loads (compiling may take a while): a stop during it is kept for later.
     // The handlers are in place once this returns; only then are the signals unblocked on this
     // thread (the others keep them blocked), so one sent while the process was starting is
@@ -173,7 +174,10 @@ async fn serve(
     };
     spinrt_triggers::run(
         Arc::new(loaded),
-        HttpListen::Bound(tokio::net::TcpListener::from_std(listener)?),
+        match listener {
+            Ok(listener) => HttpListen::Bound(tokio::net::TcpListener::from_std(listener)?),
+            Err(e) => HttpListen::Unavailable(e),
+        },
         shutdown,
         options,
     )

@@ -1,5 +1,6 @@
-//! Runs every trigger an app declares, side by side in one process, until shutdown: what
-//! `spinrt up` and the shim's server both do with a loaded app.
+//! Runs every trigger an app declares, side by side in one process, until shutdown (or, for a
+//! command app, until its commands end): what `spinrt up` and the shim's server both do with a
+//! loaded app.
 
 use std::net::SocketAddr;
 use std::sync::Arc;
@@ -7,6 +8,7 @@ use std::sync::Arc;
 use anyhow::Context;
 use futures_util::FutureExt;
 use spinrt_engine::LoadedApp;
+use spinrt_trigger_command::CommandTrigger;
 use spinrt_trigger_http::{HttpServer, ServeOptions};
 use spinrt_trigger_redis::RedisTrigger;
 use tokio::net::TcpListener;
@@ -16,17 +18,30 @@ pub enum HttpListen {
     /// A listener bound before (the shim binds it before dropping its privileges).
     Bound(TcpListener),
     Addr(SocketAddr),
+    /// Binding failed: an error only if the app has an HTTP trigger.
+    Unavailable(anyhow::Error),
 }
+
+/// The exit code of a command app stopped before its commands finished (128 + SIGTERM).
+const STOPPED: i32 = 143;
 
 /// Builds each trigger (a component a trigger cannot call fails here, before anything runs),
 /// then runs them until `shutdown`; the HTTP trigger gets `options.grace_period` for requests
-/// in flight, a Redis trigger finishes the message it is handling.
+/// in flight, a Redis trigger finishes the message it is handling. The exit code the process
+/// should end with: a command app's, else 0.
 pub async fn run(
     app: Arc<LoadedApp>,
     listen: HttpListen,
     shutdown: impl Future<Output = ()> + Send + 'static,
     options: ServeOptions,
-) -> anyhow::Result<()> {
+) -> anyhow::Result<i32> {
+    // The app model lets command triggers stand only alone.
+    if let Some(command) = CommandTrigger::new(&app)? {
+        return Ok(tokio::select! {
+            code = command.run() => code,
+            () = shutdown => STOPPED,
+        });
+    }
     let http = if app.app().http_triggers.is_empty() {
         None
     } else {
@@ -42,6 +57,7 @@ pub async fn run(
                 HttpListen::Addr(addr) => TcpListener::bind(addr)
                     .await
                     .with_context(|| format!("cannot listen on {addr}"))?,
+                HttpListen::Unavailable(e) => return Err(e),
             };
             http.announce_and_serve(listener, shutdown, options).await?;
         }
@@ -53,5 +69,5 @@ pub async fn run(
     if let Some(redis) = redis {
         redis.await.context("the redis trigger")?;
     }
-    Ok(())
+    Ok(0)
 }

@@ -160,6 +160,7 @@ pub fn parse(text: &str, dir: &Path) -> Result<App> {
         components,
         http_triggers,
         redis_triggers,
+        command_triggers: Vec::new(),
         redis_address: manifest.trigger.address,
     })
 }

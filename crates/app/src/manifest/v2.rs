@@ -8,7 +8,7 @@ use serde::Deserialize;
 use super::common::{self, ComponentParts, ExecutorDecl, SourceDecl, VariableDecl};
 use crate::files::FilesEntry;
 use crate::routes::Route;
-use crate::{App, AppError, HttpTrigger, RedisTrigger, Result};
+use crate::{App, AppError, CommandTrigger, HttpTrigger, RedisTrigger, Result};
 
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -51,9 +51,20 @@ struct Triggers {
     http: Vec<HttpTriggerDecl>,
     #[serde(default)]
     redis: Vec<RedisTriggerDecl>,
+    #[serde(default)]
+    command: Vec<CommandTriggerDecl>,
 }
 
-const TRIGGER_TYPES: [&str; 2] = ["http", "redis"];
+const TRIGGER_TYPES: [&str; 3] = ["http", "redis", "command"];
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct CommandTriggerDecl {
+    #[serde(default)]
+    id: Option<String>,
+    #[serde(default)]
+    component: Option<ComponentRef>,
+}
 
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -183,7 +194,7 @@ pub fn parse(text: &str, dir: &Path, table: &toml::Table) -> Result<App> {
     {
         return Err(AppError::Unsupported(format!(
             "trigger type '{other}': this runtime runs the {} triggers only",
-            TRIGGER_TYPES.join(" and ")
+            TRIGGER_TYPES.join(", ")
         )));
     }
     let manifest: Manifest = toml::from_str(text).map_err(|e| merr(e.to_string()))?;
@@ -265,6 +276,21 @@ pub fn parse(text: &str, dir: &Path, table: &toml::Table) -> Result<App> {
         });
     }
 
+    let mut command_triggers = Vec::new();
+    for (index, t) in manifest.trigger.command.into_iter().enumerate() {
+        let trigger_id =
+            t.id.clone()
+                .unwrap_or_else(|| format!("trigger.command[{index}]"));
+        let component = component_of(t.component, t.id.as_deref(), dir, &mut components)
+            .ok_or_else(|| AppError::trigger(&trigger_id, "has no 'component'"))??;
+        command_triggers.push(CommandTrigger {
+            id: t
+                .id
+                .unwrap_or_else(|| format!("trigger-{component}-command")),
+            component,
+        });
+    }
+
     Ok(App {
         name: manifest.application.name,
         version: manifest.application.version.filter(|v| !v.is_empty()),
@@ -274,6 +300,7 @@ pub fn parse(text: &str, dir: &Path, table: &toml::Table) -> Result<App> {
         components,
         http_triggers,
         redis_triggers,
+        command_triggers,
         redis_address,
     })
 }

@@ -67,7 +67,7 @@ impl UpCommand {
         let runtime = tokio::runtime::Builder::new_multi_thread()
             .enable_all()
             .build()?;
-        runtime.block_on(async move {
+        let code = runtime.block_on(async move {
             let mut source = self.source().await?;
             if !self.component_ids.is_empty() {
                 source.app.retain_components(&self.component_ids)?;
@@ -82,19 +82,26 @@ impl UpCommand {
                 output: None,
             };
             let engine = Engine::new(&config)?;
-            let loaded = LoadedApp::load(&engine, source.app, host)?;
+            let loaded = Arc::new(LoadedApp::load(&engine, source.app, host)?);
             let options = ServeOptions {
                 grace_period: std::time::Duration::from_secs(self.grace_period),
                 ..ServeOptions::default()
             };
-            spinrt_triggers::run(
-                Arc::new(loaded),
+            let code = spinrt_triggers::run(
+                loaded.clone(),
                 HttpListen::Addr(addr),
                 shutdown_signal()?,
                 options,
             )
-            .await
-        })
+            .await?;
+            loaded.flush_output(std::time::Duration::from_secs(2));
+            anyhow::Ok(code)
+        })?;
+        // A command app's exit code is the command's, as for `spin up`.
+        if code != 0 {
+            std::process::exit(code);
+        }
+        Ok(())
     }
 
     /// A path that exists is a manifest or its directory; anything else is pulled, as `spin up`

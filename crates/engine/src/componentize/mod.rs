@@ -3,6 +3,9 @@
 //! - A component passes through unchanged.
 //! - A core module built for `wasm32-wasip1` (with a `component-type` section from wit-bindgen)
 //!   is wrapped with the WASI preview1 adapter.
+//! - A core module that exports `_start` (a WASI command: `cargo build` of a binary for
+//!   `wasm32-wasip1`, what the command trigger runs) gets the adapter's command variant, which
+//!   exports `wasi:cli/run`; it needs no component type.
 //! - A core module without WASI imports (the conformance suite's `wasm32-unknown-unknown`
 //!   builds) only needs its `component-type` section turned into a component.
 //! - A Spin 1 module (wit-bindgen 0.2: Spin 1's SDKs, the Go SDK v2) gets its Spin 1 names
@@ -13,7 +16,8 @@ mod spin1;
 use std::borrow::Cow;
 
 use wasi_preview1_component_adapter_provider::{
-    WASI_SNAPSHOT_PREVIEW1_ADAPTER_NAME, WASI_SNAPSHOT_PREVIEW1_REACTOR_ADAPTER,
+    WASI_SNAPSHOT_PREVIEW1_ADAPTER_NAME, WASI_SNAPSHOT_PREVIEW1_COMMAND_ADAPTER,
+    WASI_SNAPSHOT_PREVIEW1_REACTOR_ADAPTER,
 };
 use wasmparser::{Parser, Payload};
 
@@ -27,7 +31,8 @@ pub fn componentize(bytes: &[u8]) -> Result<Cow<'_, [u8]>, String> {
     }
     let info = inspect(bytes)?;
     let spin1_module;
-    let module = if info.has_component_type {
+    let command = info.exports_start && !info.exports_spin1_http;
+    let module = if info.has_component_type || command {
         bytes
     } else if info.exports_spin1_http {
         spin1_module = spin1::prepare(bytes)?;
@@ -35,7 +40,8 @@ pub fn componentize(bytes: &[u8]) -> Result<Cow<'_, [u8]>, String> {
     } else {
         return Err(
             "core module carries no component type information and is no Spin 1 HTTP module \
-             (it does not export `handle-http-request`); rebuild it with a current Spin SDK"
+             (it does not export `handle-http-request`) nor a WASI command (it does not export \
+             `_start`); rebuild it with a current Spin SDK"
                 .into(),
         );
     };
@@ -44,11 +50,13 @@ pub fn componentize(bytes: &[u8]) -> Result<Cow<'_, [u8]>, String> {
         .module(module)
         .map_err(|e| format!("cannot componentize core module: {e:#}"))?;
     if info.imports_wasi_p1 {
+        let adapter = if command {
+            WASI_SNAPSHOT_PREVIEW1_COMMAND_ADAPTER
+        } else {
+            WASI_SNAPSHOT_PREVIEW1_REACTOR_ADAPTER
+        };
         encoder = encoder
-            .adapter(
-                WASI_SNAPSHOT_PREVIEW1_ADAPTER_NAME,
-                WASI_SNAPSHOT_PREVIEW1_REACTOR_ADAPTER,
-            )
+            .adapter(WASI_SNAPSHOT_PREVIEW1_ADAPTER_NAME, adapter)
             .map_err(|e| format!("cannot load the WASI preview1 adapter: {e:#}"))?;
     }
     encoder
@@ -61,6 +69,7 @@ struct ModuleInfo {
     imports_wasi_p1: bool,
     has_component_type: bool,
     exports_spin1_http: bool,
+    exports_start: bool,
 }
 
 fn inspect(bytes: &[u8]) -> Result<ModuleInfo, String> {
@@ -68,6 +77,7 @@ fn inspect(bytes: &[u8]) -> Result<ModuleInfo, String> {
         imports_wasi_p1: false,
         has_component_type: false,
         exports_spin1_http: false,
+        exports_start: false,
     };
     for payload in Parser::new(0).parse_all(bytes) {
         match payload.map_err(|e| format!("malformed core module: {e}"))? {
@@ -83,6 +93,7 @@ fn inspect(bytes: &[u8]) -> Result<ModuleInfo, String> {
                 for export in reader {
                     let export = export.map_err(|e| format!("malformed export section: {e}"))?;
                     info.exports_spin1_http |= export.name == spin1::HTTP_EXPORT;
+                    info.exports_start |= export.name == "_start";
                 }
             }
             Payload::CustomSection(section) if section.name().starts_with("component-type") => {
