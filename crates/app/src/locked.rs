@@ -10,8 +10,8 @@ use serde_json::{Map, Value, json};
 
 use crate::routes::Route;
 use crate::{
-    App, AppError, CommandTrigger, Component, ComponentSource, FileMount, HttpExecutor,
-    HttpTrigger, RedisTrigger, Result, Variable,
+    App, AppError, CommandTrigger, Component, ComponentSource, CronTrigger, FileMount,
+    HttpExecutor, HttpTrigger, RedisTrigger, Result, Variable,
 };
 
 /// `metadata.triggers.redis.address` (Spin 2 and later), else Spin 1's
@@ -117,6 +117,14 @@ struct HttpTriggerConfig {
     static_response: Option<Value>,
 }
 
+/// The cron trigger's config inside a locked trigger (the plugin's).
+#[derive(Debug, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+struct CronTriggerConfig {
+    component: String,
+    cron_expression: String,
+}
+
 /// The command trigger's config inside a locked trigger.
 #[derive(Debug, Deserialize, Serialize)]
 struct CommandTriggerConfig {
@@ -186,6 +194,7 @@ impl LockedApp {
         let mut http_triggers = Vec::new();
         let mut redis_triggers = Vec::new();
         let mut command_triggers = Vec::new();
+        let mut cron_triggers = Vec::new();
         for t in self.triggers {
             match t.trigger_type.as_str() {
                 "http" => {}
@@ -197,6 +206,16 @@ impl LockedApp {
                         component: cfg.component,
                         channel: cfg.channel,
                         address: cfg.address,
+                    });
+                    continue;
+                }
+                "cron" => {
+                    let cfg: CronTriggerConfig = serde_json::from_value(t.trigger_config)
+                        .map_err(|e| AppError::trigger(&t.id, format!("trigger_config: {e}")))?;
+                    cron_triggers.push(CronTrigger {
+                        id: t.id,
+                        component: cfg.component,
+                        cron_expression: cfg.cron_expression,
                     });
                     continue;
                 }
@@ -212,7 +231,7 @@ impl LockedApp {
                 other => {
                     return Err(AppError::Unsupported(format!(
                         "trigger type '{other}' (trigger '{}'): this runtime runs the http, \
-                         redis and command triggers only",
+                         redis, cron and command triggers only",
                         t.id
                     )));
                 }
@@ -290,6 +309,7 @@ impl LockedApp {
             http_triggers,
             redis_triggers,
             command_triggers,
+            cron_triggers,
             redis_address: redis_address(&self.metadata),
         };
         crate::model::validate(&app)?;
@@ -365,6 +385,17 @@ impl LockedApp {
                 LockedTrigger {
                     id: t.id.clone(),
                     trigger_type: "redis".into(),
+                    trigger_config: serde_json::to_value(cfg).expect("serializes"),
+                }
+            }))
+            .chain(app.cron_triggers.iter().map(|t| {
+                let cfg = CronTriggerConfig {
+                    component: t.component.clone(),
+                    cron_expression: t.cron_expression.clone(),
+                };
+                LockedTrigger {
+                    id: t.id.clone(),
+                    trigger_type: "cron".into(),
                     trigger_config: serde_json::to_value(cfg).expect("serializes"),
                 }
             }))

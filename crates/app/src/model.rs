@@ -17,6 +17,7 @@ pub struct App {
     pub http_triggers: Vec<HttpTrigger>,
     pub redis_triggers: Vec<RedisTrigger>,
     pub command_triggers: Vec<CommandTrigger>,
+    pub cron_triggers: Vec<CronTrigger>,
     /// `[application.trigger.redis] address`: the server of every Redis trigger that names none
     /// of its own (a `{{ variable }}` template).
     pub redis_address: Option<String>,
@@ -55,6 +56,7 @@ impl App {
         self.http_triggers.retain(|t| retained(&t.component));
         self.redis_triggers.retain(|t| retained(&t.component));
         self.command_triggers.retain(|t| retained(&t.component));
+        self.cron_triggers.retain(|t| retained(&t.component));
         validate(self)
     }
 }
@@ -139,6 +141,15 @@ pub struct RedisTrigger {
     pub address: Option<String>,
 }
 
+/// `[[trigger.cron]]` (the spin-trigger-cron plugin's): `component` runs on the schedule
+/// `cron_expression` gives (with seconds: `sec min hour day-of-month month day-of-week [year]`).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct CronTrigger {
+    pub id: String,
+    pub component: String,
+    pub cron_expression: String,
+}
+
 /// `[[trigger.command]]` (the spin-trigger-command plugin's): `component` is a WASI command,
 /// run once; the app ends with its exit code.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -174,10 +185,13 @@ pub(crate) fn validate(app: &App) -> crate::Result<()> {
         )
         .map_err(|m| AppError::component(&c.id, m))?;
     }
-    let serving = !app.http_triggers.is_empty() || !app.redis_triggers.is_empty();
+    let serving = !app.http_triggers.is_empty()
+        || !app.redis_triggers.is_empty()
+        || !app.cron_triggers.is_empty();
     if !serving && app.command_triggers.is_empty() {
         return Err(AppError::Unsupported(
-            "the app has no trigger ([[trigger.http]], [[trigger.redis]] or [[trigger.command]]): \
+            "the app has no trigger ([[trigger.http]], [[trigger.redis]], [[trigger.cron]] or \
+             [[trigger.command]]): \
              there is nothing to run"
                 .into(),
         ));
@@ -185,8 +199,8 @@ pub(crate) fn validate(app: &App) -> crate::Result<()> {
     if serving && let Some(command) = app.command_triggers.first() {
         return Err(AppError::trigger(
             &command.id,
-            "a command trigger runs once and ends the app; it cannot share an app with HTTP or \
-             Redis triggers, which serve until stopped (deploy them as two apps)",
+            "a command trigger runs once and ends the app; it cannot share an app with HTTP, \
+             Redis or cron triggers, which run until stopped (deploy them as two apps)",
         ));
     }
     let components = app
@@ -194,7 +208,8 @@ pub(crate) fn validate(app: &App) -> crate::Result<()> {
         .iter()
         .map(|t| (&t.id, &t.component))
         .chain(app.redis_triggers.iter().map(|t| (&t.id, &t.component)))
-        .chain(app.command_triggers.iter().map(|t| (&t.id, &t.component)));
+        .chain(app.command_triggers.iter().map(|t| (&t.id, &t.component)))
+        .chain(app.cron_triggers.iter().map(|t| (&t.id, &t.component)));
     for (trigger, component) in components {
         if app.component(component).is_none() {
             return Err(AppError::trigger(

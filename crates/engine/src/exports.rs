@@ -26,3 +26,12 @@ pub mod inbound_redis3 {
         },
     });
 }
+
+/// The cron trigger plugin's `handle-cron-event` (fermyon:spin-cron@2.0.0, `wit/deps`).
+pub mod cron {
+    wasmtime::component::bindgen!({
+        path: "wit",
+        world: "fermyon:spin-cron/spin-cron@2.0.0",
+        exports: { default: async },
+    });
+}

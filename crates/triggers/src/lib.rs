@@ -9,6 +9,7 @@ use anyhow::Context;
 use futures_util::FutureExt;
 use spinrt_engine::LoadedApp;
 use spinrt_trigger_command::CommandTrigger;
+use spinrt_trigger_cron::CronTrigger;
 use spinrt_trigger_http::{HttpServer, ServeOptions};
 use spinrt_trigger_redis::RedisTrigger;
 use tokio::net::TcpListener;
@@ -27,7 +28,7 @@ const STOPPED: i32 = 143;
 
 /// Builds each trigger (a component a trigger cannot call fails here, before anything runs),
 /// then runs them until `shutdown`; the HTTP trigger gets `options.grace_period` for requests
-/// in flight, a Redis trigger finishes the message it is handling. The exit code the process
+/// in flight, a Redis trigger finishes the message it is handling, a cron trigger its run. The exit code the process
 /// should end with: a command app's, else 0.
 pub async fn run(
     app: Arc<LoadedApp>,
@@ -48,8 +49,10 @@ pub async fn run(
         Some(Arc::new(HttpServer::new(app.clone())?))
     };
     let redis = RedisTrigger::new(&app)?;
+    let cron = CronTrigger::new(&app)?;
     let shutdown = shutdown.shared();
     let redis = redis.map(|r| tokio::spawn(r.run(shutdown.clone())));
+    let cron = cron.map(|c| tokio::spawn(c.run(shutdown.clone())));
     match http {
         Some(http) => {
             let listener = match listen {
@@ -68,6 +71,9 @@ pub async fn run(
     }
     if let Some(redis) = redis {
         redis.await.context("the redis trigger")?;
+    }
+    if let Some(cron) = cron {
+        cron.await.context("the cron trigger")?;
     }
     Ok(0)
 }

@@ -161,6 +161,7 @@ pub fn parse(text: &str, dir: &Path) -> Result<App> {
         http_triggers,
         redis_triggers,
         command_triggers: Vec::new(),
+        cron_triggers: Vec::new(),
         redis_address: manifest.trigger.address,
     })
 }

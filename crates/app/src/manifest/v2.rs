@@ -8,7 +8,7 @@ use serde::Deserialize;
 use super::common::{self, ComponentParts, ExecutorDecl, SourceDecl, VariableDecl};
 use crate::files::FilesEntry;
 use crate::routes::Route;
-use crate::{App, AppError, CommandTrigger, HttpTrigger, RedisTrigger, Result};
+use crate::{App, AppError, CommandTrigger, CronTrigger, HttpTrigger, RedisTrigger, Result};
 
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -53,9 +53,21 @@ struct Triggers {
     redis: Vec<RedisTriggerDecl>,
     #[serde(default)]
     command: Vec<CommandTriggerDecl>,
+    #[serde(default)]
+    cron: Vec<CronTriggerDecl>,
 }
 
-const TRIGGER_TYPES: [&str; 3] = ["http", "redis", "command"];
+const TRIGGER_TYPES: [&str; 4] = ["http", "redis", "cron", "command"];
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct CronTriggerDecl {
+    #[serde(default)]
+    id: Option<String>,
+    #[serde(default)]
+    component: Option<ComponentRef>,
+    cron_expression: String,
+}
 
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -291,6 +303,22 @@ pub fn parse(text: &str, dir: &Path, table: &toml::Table) -> Result<App> {
         });
     }
 
+    let mut cron_triggers = Vec::new();
+    for (index, t) in manifest.trigger.cron.into_iter().enumerate() {
+        let trigger_id =
+            t.id.clone()
+                .unwrap_or_else(|| format!("trigger.cron[{index}]"));
+        let component = component_of(t.component, t.id.as_deref(), dir, &mut components)
+            .ok_or_else(|| AppError::trigger(&trigger_id, "has no 'component'"))??;
+        cron_triggers.push(CronTrigger {
+            id: t
+                .id
+                .unwrap_or_else(|| format!("trigger-{component}-cron-{index}")),
+            component,
+            cron_expression: t.cron_expression,
+        });
+    }
+
     Ok(App {
         name: manifest.application.name,
         version: manifest.application.version.filter(|v| !v.is_empty()),
@@ -301,6 +329,7 @@ pub fn parse(text: &str, dir: &Path, table: &toml::Table) -> Result<App> {
         http_triggers,
         redis_triggers,
         command_triggers,
+        cron_triggers,
         redis_address,
     })
 }

@@ -50,6 +50,9 @@ pub fn add_to_linker(linker: &mut Linker<InstanceState>) -> wasmtime::Result<()>
     mysql::add_to_linker(linker)?;
     llm::add_to_linker(linker)?;
     spin1::add_to_linker(linker)?;
+    // Types only (the cron trigger's metadata and error): an empty instance satisfies the
+    // import cron components make.
+    linker.instance("fermyon:spin-cron/cron-types@2.0.0")?;
     Ok(())
 }
 
