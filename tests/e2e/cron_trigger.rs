@@ -8,7 +8,7 @@ use std::path::Path;
 use std::process::Command;
 use std::time::{Duration, Instant};
 
-use spinrt_tests::bins::bin;
+use spinrt_tests::bins::{bin, up_refuses};
 use spinrt_tests::containerd::{Containerd, Version, unique_id};
 use spinrt_tests::net::blocking_get as get;
 use spinrt_tests::{apps, images};
@@ -142,13 +142,7 @@ fn a_cron_expression_that_is_no_schedule_fails_the_app() {
         ),
     )
     .unwrap();
-    let out = Command::new(bin("spinrt"))
-        .args(["up", "--no-cache", "--from"])
-        .arg(dir.path())
-        .output()
-        .unwrap();
-    let err = String::from_utf8_lossy(&out.stderr);
-    assert_eq!(out.status.code(), Some(1), "{err}");
+    let err = up_refuses(dir.path());
     assert!(
         err.contains("cron trigger 'nightly': cron_expression '0 3 * * *' is not a schedule"),
         "{err}"

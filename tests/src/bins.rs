@@ -92,3 +92,17 @@ impl Drop for Up {
         let _ = self.child.wait();
     }
 }
+
+/// `spinrt up --no-cache --from FROM` for an app that must not start: asserts it exits 1 with
+/// an error, not a panic, and returns its stderr.
+pub fn up_refuses(from: impl AsRef<OsStr>) -> String {
+    let out = Command::new(bin("spinrt"))
+        .args(["up", "--no-cache", "--from"])
+        .arg(from)
+        .output()
+        .expect("running spinrt up");
+    let err = String::from_utf8_lossy(&out.stderr).into_owned();
+    assert_eq!(out.status.code(), Some(1), "{err}");
+    assert!(!err.contains("panicked"), "{err}");
+    err
+}

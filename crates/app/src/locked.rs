@@ -14,6 +14,12 @@ use crate::{
     HttpExecutor, HttpTrigger, RedisTrigger, Result, Variable,
 };
 
+/// A locked trigger's `trigger_config` as its type's config.
+fn config_of<T: serde::de::DeserializeOwned>(id: &str, config: Value) -> Result<T> {
+    serde_json::from_value(config)
+        .map_err(|e| AppError::trigger(id, format!("trigger_config: {e}")))
+}
+
 /// `metadata.triggers.redis.address` (Spin 2 and later), else Spin 1's
 /// `metadata.trigger.address` of a Redis app.
 fn redis_address(metadata: &Map<String, Value>) -> Option<String> {
@@ -199,8 +205,7 @@ impl LockedApp {
             match t.trigger_type.as_str() {
                 "http" => {}
                 "redis" => {
-                    let cfg: RedisTriggerConfig = serde_json::from_value(t.trigger_config)
-                        .map_err(|e| AppError::trigger(&t.id, format!("trigger_config: {e}")))?;
+                    let cfg: RedisTriggerConfig = config_of(&t.id, t.trigger_config)?;
                     redis_triggers.push(RedisTrigger {
                         id: t.id,
                         component: cfg.component,
@@ -210,8 +215,7 @@ impl LockedApp {
                     continue;
                 }
                 "cron" => {
-                    let cfg: CronTriggerConfig = serde_json::from_value(t.trigger_config)
-                        .map_err(|e| AppError::trigger(&t.id, format!("trigger_config: {e}")))?;
+                    let cfg: CronTriggerConfig = config_of(&t.id, t.trigger_config)?;
                     cron_triggers.push(CronTrigger {
                         id: t.id,
                         component: cfg.component,
@@ -220,8 +224,7 @@ impl LockedApp {
                     continue;
                 }
                 "command" => {
-                    let cfg: CommandTriggerConfig = serde_json::from_value(t.trigger_config)
-                        .map_err(|e| AppError::trigger(&t.id, format!("trigger_config: {e}")))?;
+                    let cfg: CommandTriggerConfig = config_of(&t.id, t.trigger_config)?;
                     command_triggers.push(CommandTrigger {
                         id: t.id,
                         component: cfg.component,
@@ -236,8 +239,7 @@ impl LockedApp {
                     )));
                 }
             }
-            let cfg: HttpTriggerConfig = serde_json::from_value(t.trigger_config)
-                .map_err(|e| AppError::trigger(&t.id, format!("trigger_config: {e}")))?;
+            let cfg: HttpTriggerConfig = config_of(&t.id, t.trigger_config)?;
             if cfg.components.is_some() || cfg.static_response.is_some() {
                 return Err(AppError::Unsupported(format!(
                     "trigger '{}': middleware components and static responses",

@@ -90,7 +90,7 @@ fn corpus() -> Vec<(&'static str, String, Vec<&'static str>)> {
         (
             "redis trigger without an address",
             v2(&format!("{GOOD_COMPONENT}[[trigger.redis]]\nchannel = \"c\"\ncomponent = \"hello\"\n")),
-            vec!["trigger-hello-redis", "has no Redis address"],
+            vec!["trigger-hello-redis-0", "has no Redis address"],
         ),
         (
             "redis trigger of an unknown component",

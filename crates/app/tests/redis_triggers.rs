@@ -52,7 +52,7 @@ fn manifest_v2_redis_triggers() {
         app.redis_triggers,
         vec![
             RedisTrigger {
-                id: "trigger-sub-redis".into(),
+                id: "trigger-sub-redis-0".into(),
                 component: "sub".into(),
                 channel: "{{ channel }}".into(),
                 address: None,

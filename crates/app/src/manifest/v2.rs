@@ -275,45 +275,27 @@ pub fn parse(text: &str, dir: &Path, table: &toml::Table) -> Result<App> {
     };
     let mut redis_triggers = Vec::new();
     for (index, t) in manifest.trigger.redis.into_iter().enumerate() {
-        let trigger_id =
-            t.id.clone()
-                .unwrap_or_else(|| format!("trigger.redis[{index}]"));
-        let component = component_of(t.component, t.id.as_deref(), dir, &mut components)
-            .ok_or_else(|| AppError::trigger(&trigger_id, "has no 'component'"))??;
+        let (id, component) =
+            id_and_component("redis", index, t.id, t.component, dir, &mut components)?;
         redis_triggers.push(RedisTrigger {
-            id: t.id.unwrap_or_else(|| format!("trigger-{component}-redis")),
+            id,
             component,
             channel: t.channel,
             address: t.address,
         });
     }
-
     let mut command_triggers = Vec::new();
     for (index, t) in manifest.trigger.command.into_iter().enumerate() {
-        let trigger_id =
-            t.id.clone()
-                .unwrap_or_else(|| format!("trigger.command[{index}]"));
-        let component = component_of(t.component, t.id.as_deref(), dir, &mut components)
-            .ok_or_else(|| AppError::trigger(&trigger_id, "has no 'component'"))??;
-        command_triggers.push(CommandTrigger {
-            id: t
-                .id
-                .unwrap_or_else(|| format!("trigger-{component}-command")),
-            component,
-        });
+        let (id, component) =
+            id_and_component("command", index, t.id, t.component, dir, &mut components)?;
+        command_triggers.push(CommandTrigger { id, component });
     }
-
     let mut cron_triggers = Vec::new();
     for (index, t) in manifest.trigger.cron.into_iter().enumerate() {
-        let trigger_id =
-            t.id.clone()
-                .unwrap_or_else(|| format!("trigger.cron[{index}]"));
-        let component = component_of(t.component, t.id.as_deref(), dir, &mut components)
-            .ok_or_else(|| AppError::trigger(&trigger_id, "has no 'component'"))??;
+        let (id, component) =
+            id_and_component("cron", index, t.id, t.component, dir, &mut components)?;
         cron_triggers.push(CronTrigger {
-            id: t
-                .id
-                .unwrap_or_else(|| format!("trigger-{component}-cron-{index}")),
+            id,
             component,
             cron_expression: t.cron_expression,
         });
@@ -332,6 +314,27 @@ pub fn parse(text: &str, dir: &Path, table: &toml::Table) -> Result<App> {
         cron_triggers,
         redis_address,
     })
+}
+
+/// A non-HTTP trigger's id (its own, else `trigger-{component}-{kind}-{index}`) and its
+/// component's.
+fn id_and_component(
+    kind: &str,
+    index: usize,
+    id: Option<String>,
+    reference: Option<ComponentRef>,
+    dir: &Path,
+    components: &mut Vec<crate::Component>,
+) -> Result<(String, String)> {
+    let component =
+        component_of(reference, id.as_deref(), dir, components).ok_or_else(|| {
+            let shown = id
+                .clone()
+                .unwrap_or_else(|| format!("trigger.{kind}[{index}]"));
+            AppError::trigger(&shown, "has no 'component'")
+        })??;
+    let id = id.unwrap_or_else(|| format!("trigger-{component}-{kind}-{index}"));
+    Ok((id, component))
 }
 
 /// A trigger's component: an id, or a component declared inline (added to `components`);
