@@ -153,8 +153,12 @@ pub fn redis_on(port: u16) -> Service {
 
 /// Mosquitto with anonymous access, as the conformance suite's `mqtt` precondition wants.
 pub fn mqtt() -> Service {
+    mqtt_on(free_port())
+}
+
+/// Mosquitto on `port` (to bring one back where a client knew it).
+pub fn mqtt_on(port: u16) -> Service {
     let dir = tempfile::tempdir().unwrap();
-    let port = free_port();
     let config = dir.path().join("mosquitto.conf");
     std::fs::write(
         &config,
@@ -361,4 +365,30 @@ pub fn mariadb(database: &str) -> Service {
         _runtime: None,
         _dir: Some(dir),
     }
+}
+
+/// Publishes `payload` on `topic` to the MQTT broker at `port` (QoS 1, acknowledged).
+pub fn mqtt_publish(port: u16, topic: &str, payload: &str) {
+    use rumqttc::{AsyncClient, Event, MqttOptions, Outgoing, Packet, QoS};
+    let rt = tokio::runtime::Runtime::new().unwrap();
+    rt.block_on(async {
+        let options = MqttOptions::new(format!("spinrt-test-pub-{port}"), "127.0.0.1", port);
+        let (client, mut events) = AsyncClient::new(options, 10);
+        client
+            .publish(topic, QoS::AtLeastOnce, false, payload.as_bytes().to_vec())
+            .await
+            .unwrap();
+        let acked = async {
+            loop {
+                match events.poll().await.unwrap() {
+                    Event::Incoming(Packet::PubAck(_)) => break,
+                    Event::Outgoing(Outgoing::Disconnect) => panic!("disconnected"),
+                    _ => {}
+                }
+            }
+        };
+        tokio::time::timeout(std::time::Duration::from_secs(10), acked)
+            .await
+            .expect("the broker never acknowledged the message");
+    });
 }

@@ -11,7 +11,7 @@ use serde_json::{Map, Value, json};
 use crate::routes::Route;
 use crate::{
     App, AppError, CommandTrigger, Component, ComponentSource, CronTrigger, FileMount,
-    HttpExecutor, HttpTrigger, RedisTrigger, Result, Variable,
+    HttpExecutor, HttpTrigger, MqttTrigger, RedisTrigger, Result, Variable,
 };
 
 /// A locked trigger's `trigger_config` as its type's config.
@@ -123,6 +123,15 @@ struct HttpTriggerConfig {
     static_response: Option<Value>,
 }
 
+/// The MQTT trigger's config inside a locked trigger (the plugin's: QoS as text).
+#[derive(Debug, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+struct MqttTriggerConfig {
+    component: String,
+    topic: String,
+    qos: String,
+}
+
 /// The cron trigger's config inside a locked trigger (the plugin's).
 #[derive(Debug, Deserialize, Serialize)]
 #[serde(deny_unknown_fields)]
@@ -201,6 +210,7 @@ impl LockedApp {
         let mut redis_triggers = Vec::new();
         let mut command_triggers = Vec::new();
         let mut cron_triggers = Vec::new();
+        let mut mqtt_triggers = Vec::new();
         for t in self.triggers {
             match t.trigger_type.as_str() {
                 "http" => {}
@@ -211,6 +221,17 @@ impl LockedApp {
                         component: cfg.component,
                         channel: cfg.channel,
                         address: cfg.address,
+                    });
+                    continue;
+                }
+                "mqtt" => {
+                    let cfg: MqttTriggerConfig = config_of(&t.id, t.trigger_config)?;
+                    let qos = cfg.qos.trim().parse().unwrap_or(u8::MAX);
+                    mqtt_triggers.push(MqttTrigger {
+                        id: t.id,
+                        component: cfg.component,
+                        topic: cfg.topic,
+                        qos,
                     });
                     continue;
                 }
@@ -234,7 +255,7 @@ impl LockedApp {
                 other => {
                     return Err(AppError::Unsupported(format!(
                         "trigger type '{other}' (trigger '{}'): this runtime runs the http, \
-                         redis, cron and command triggers only",
+                         redis, mqtt, cron and command triggers only",
                         t.id
                     )));
                 }
@@ -312,6 +333,14 @@ impl LockedApp {
             redis_triggers,
             command_triggers,
             cron_triggers,
+            mqtt_triggers,
+            mqtt_broker: self
+                .metadata
+                .get("triggers")
+                .and_then(|t| t.get("mqtt"))
+                .map(|b| serde_json::from_value(b.clone()))
+                .transpose()
+                .map_err(|e| AppError::LockedApp(format!("metadata.triggers.mqtt: {e}")))?,
             redis_address: redis_address(&self.metadata),
         };
         crate::model::validate(&app)?;
@@ -344,6 +373,12 @@ impl LockedApp {
         let mut triggers = Map::new();
         if let Some(address) = &app.redis_address {
             triggers.insert("redis".into(), json!({"address": address}));
+        }
+        if let Some(broker) = &app.mqtt_broker {
+            triggers.insert(
+                "mqtt".into(),
+                serde_json::to_value(broker).expect("serializes"),
+            );
         }
         metadata.insert("triggers".into(), Value::Object(triggers));
         let variables = app
@@ -387,6 +422,18 @@ impl LockedApp {
                 LockedTrigger {
                     id: t.id.clone(),
                     trigger_type: "redis".into(),
+                    trigger_config: serde_json::to_value(cfg).expect("serializes"),
+                }
+            }))
+            .chain(app.mqtt_triggers.iter().map(|t| {
+                let cfg = MqttTriggerConfig {
+                    component: t.component.clone(),
+                    topic: t.topic.clone(),
+                    qos: t.qos.to_string(),
+                };
+                LockedTrigger {
+                    id: t.id.clone(),
+                    trigger_type: "mqtt".into(),
                     trigger_config: serde_json::to_value(cfg).expect("serializes"),
                 }
             }))

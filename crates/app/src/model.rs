@@ -18,6 +18,9 @@ pub struct App {
     pub redis_triggers: Vec<RedisTrigger>,
     pub command_triggers: Vec<CommandTrigger>,
     pub cron_triggers: Vec<CronTrigger>,
+    pub mqtt_triggers: Vec<MqttTrigger>,
+    /// `[application.trigger.mqtt]`: the broker of every MQTT trigger.
+    pub mqtt_broker: Option<MqttBroker>,
     /// `[application.trigger.redis] address`: the server of every Redis trigger that names none
     /// of its own (a `{{ variable }}` template).
     pub redis_address: Option<String>,
@@ -57,6 +60,7 @@ impl App {
         self.redis_triggers.retain(|t| retained(&t.component));
         self.command_triggers.retain(|t| retained(&t.component));
         self.cron_triggers.retain(|t| retained(&t.component));
+        self.mqtt_triggers.retain(|t| retained(&t.component));
         validate(self)
     }
 }
@@ -141,6 +145,35 @@ pub struct RedisTrigger {
     pub address: Option<String>,
 }
 
+/// `[[trigger.mqtt]]` (the spin-trigger-mqtt plugin's): messages on `topic` go to `component`.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct MqttTrigger {
+    pub id: String,
+    pub component: String,
+    /// A `{{ variable }}` template.
+    pub topic: String,
+    /// 0, 1 or 2.
+    pub qos: u8,
+}
+
+/// `[application.trigger.mqtt]`; every field may be a `{{ variable }}` template.
+#[derive(Clone, Debug, Default, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct MqttBroker {
+    pub address: String,
+    #[serde(default)]
+    pub username: String,
+    #[serde(default)]
+    pub password: String,
+    /// Seconds, as text (the plugin's form).
+    #[serde(default = "default_keep_alive")]
+    pub keep_alive_interval: String,
+}
+
+fn default_keep_alive() -> String {
+    "30".into()
+}
+
 /// `[[trigger.cron]]` (the spin-trigger-cron plugin's): `component` runs on the schedule
 /// `cron_expression` gives (with seconds: `sec min hour day-of-month month day-of-week [year]`).
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -187,11 +220,12 @@ pub(crate) fn validate(app: &App) -> crate::Result<()> {
     }
     let serving = !app.http_triggers.is_empty()
         || !app.redis_triggers.is_empty()
-        || !app.cron_triggers.is_empty();
+        || !app.cron_triggers.is_empty()
+        || !app.mqtt_triggers.is_empty();
     if !serving && app.command_triggers.is_empty() {
         return Err(AppError::Unsupported(
-            "the app has no trigger ([[trigger.http]], [[trigger.redis]], [[trigger.cron]] or \
-             [[trigger.command]]): \
+            "the app has no trigger ([[trigger.http]], [[trigger.redis]], [[trigger.mqtt]], \
+             [[trigger.cron]] or [[trigger.command]]): \
              there is nothing to run"
                 .into(),
         ));
@@ -200,7 +234,7 @@ pub(crate) fn validate(app: &App) -> crate::Result<()> {
         return Err(AppError::trigger(
             &command.id,
             "a command trigger runs once and ends the app; it cannot share an app with HTTP, \
-             Redis or cron triggers, which run until stopped (deploy them as two apps)",
+             Redis, MQTT or cron triggers, which run until stopped (deploy them as two apps)",
         ));
     }
     let components = app
@@ -209,7 +243,8 @@ pub(crate) fn validate(app: &App) -> crate::Result<()> {
         .map(|t| (&t.id, &t.component))
         .chain(app.redis_triggers.iter().map(|t| (&t.id, &t.component)))
         .chain(app.command_triggers.iter().map(|t| (&t.id, &t.component)))
-        .chain(app.cron_triggers.iter().map(|t| (&t.id, &t.component)));
+        .chain(app.cron_triggers.iter().map(|t| (&t.id, &t.component)))
+        .chain(app.mqtt_triggers.iter().map(|t| (&t.id, &t.component)));
     for (trigger, component) in components {
         if app.component(component).is_none() {
             return Err(AppError::trigger(
@@ -217,6 +252,30 @@ pub(crate) fn validate(app: &App) -> crate::Result<()> {
                 format!("refers to component '{component}', which the app does not define"),
             ));
         }
+    }
+    for t in &app.mqtt_triggers {
+        let Some(broker) = &app.mqtt_broker else {
+            return Err(AppError::trigger(
+                &t.id,
+                "has no MQTT broker: set [application.trigger.mqtt] address",
+            ));
+        };
+        if t.qos > 2 {
+            return Err(AppError::trigger(
+                &t.id,
+                format!("qos {} is not an MQTT QoS (0, 1 or 2)", t.qos),
+            ));
+        }
+        crate::variables::check_references(
+            [
+                broker.address.as_str(),
+                &broker.username,
+                &broker.password,
+                &t.topic,
+            ],
+            &app.variables,
+        )
+        .map_err(|m| AppError::trigger(&t.id, m))?;
     }
     for t in &app.redis_triggers {
         let address = t.address.as_ref().or(app.redis_address.as_ref());

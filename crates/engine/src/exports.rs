@@ -35,3 +35,13 @@ pub mod cron {
         exports: { default: async },
     });
 }
+
+/// The MQTT trigger plugin's `handle-message` (spin:mqtt-trigger@3.0.0, `wit/deps`): an async
+/// export, called inside the store's event loop.
+pub mod mqtt {
+    wasmtime::component::bindgen!({
+        path: "wit",
+        world: "spin:mqtt-trigger/spin-mqtt@3.0.0",
+        exports: { default: async | store },
+    });
+}

@@ -11,6 +11,7 @@ use spinrt_engine::LoadedApp;
 use spinrt_trigger_command::CommandTrigger;
 use spinrt_trigger_cron::CronTrigger;
 use spinrt_trigger_http::{HttpServer, ServeOptions};
+use spinrt_trigger_mqtt::MqttTrigger;
 use spinrt_trigger_redis::RedisTrigger;
 use tokio::net::TcpListener;
 
@@ -27,9 +28,10 @@ pub enum HttpListen {
 const STOPPED: i32 = 143;
 
 /// Builds each trigger (a component a trigger cannot call fails here, before anything runs),
-/// then runs them until `shutdown`; the HTTP trigger gets `options.grace_period` for requests
-/// in flight, a Redis trigger finishes the message it is handling, a cron trigger its run. The exit code the process
-/// should end with: a command app's, else 0.
+/// then runs them until `shutdown`: the HTTP trigger gets `options.grace_period` for requests
+/// in flight, a Redis or MQTT trigger finishes the message it is handling, a cron trigger
+/// its run.
+/// Returns the exit code the process should end with: a command app's, else 0.
 pub async fn run(
     app: Arc<LoadedApp>,
     listen: HttpListen,
@@ -50,9 +52,11 @@ pub async fn run(
     };
     let redis = RedisTrigger::new(&app)?;
     let cron = CronTrigger::new(&app)?;
+    let mqtt = MqttTrigger::new(&app)?;
     let shutdown = shutdown.shared();
     let redis = redis.map(|r| tokio::spawn(r.run(shutdown.clone())));
     let cron = cron.map(|c| tokio::spawn(c.run(shutdown.clone())));
+    let mqtt = mqtt.map(|m| tokio::spawn(m.run(shutdown.clone())));
     match http {
         Some(http) => {
             let listener = match listen {
@@ -74,6 +78,9 @@ pub async fn run(
     }
     if let Some(cron) = cron {
         cron.await.context("the cron trigger")?;
+    }
+    if let Some(mqtt) = mqtt {
+        mqtt.await.context("the mqtt trigger")?;
     }
     Ok(0)
 }

@@ -162,6 +162,8 @@ pub fn parse(text: &str, dir: &Path) -> Result<App> {
         redis_triggers,
         command_triggers: Vec::new(),
         cron_triggers: Vec::new(),
+        mqtt_triggers: Vec::new(),
+        mqtt_broker: None,
         redis_address: manifest.trigger.address,
     })
 }

@@ -8,7 +8,9 @@ use serde::Deserialize;
 use super::common::{self, ComponentParts, ExecutorDecl, SourceDecl, VariableDecl};
 use crate::files::FilesEntry;
 use crate::routes::Route;
-use crate::{App, AppError, CommandTrigger, CronTrigger, HttpTrigger, RedisTrigger, Result};
+use crate::{
+    App, AppError, CommandTrigger, CronTrigger, HttpTrigger, MqttTrigger, RedisTrigger, Result,
+};
 
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -55,9 +57,24 @@ struct Triggers {
     command: Vec<CommandTriggerDecl>,
     #[serde(default)]
     cron: Vec<CronTriggerDecl>,
+    #[serde(default)]
+    mqtt: Vec<MqttTriggerDecl>,
 }
 
-const TRIGGER_TYPES: [&str; 4] = ["http", "redis", "cron", "command"];
+const TRIGGER_TYPES: [&str; 5] = ["http", "redis", "mqtt", "cron", "command"];
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct MqttTriggerDecl {
+    #[serde(default)]
+    id: Option<String>,
+    #[serde(default)]
+    component: Option<ComponentRef>,
+    topic: String,
+    /// The plugin writes it as text (`qos = "1"`); a number is taken too.
+    #[serde(default)]
+    qos: Option<toml::Value>,
+}
 
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -301,6 +318,38 @@ pub fn parse(text: &str, dir: &Path, table: &toml::Table) -> Result<App> {
         });
     }
 
+    let mut mqtt_triggers = Vec::new();
+    for (index, t) in manifest.trigger.mqtt.into_iter().enumerate() {
+        let (id, component) =
+            id_and_component("mqtt", index, t.id, t.component, dir, &mut components)?;
+        let qos = match &t.qos {
+            None => 0,
+            Some(toml::Value::Integer(n)) => u8::try_from(*n).unwrap_or(u8::MAX),
+            Some(toml::Value::String(s)) => s.trim().parse().unwrap_or(u8::MAX),
+            Some(other) => {
+                return Err(AppError::trigger(
+                    &id,
+                    format!("qos {other} is not a number"),
+                ));
+            }
+        };
+        mqtt_triggers.push(MqttTrigger {
+            id,
+            component,
+            topic: t.topic,
+            qos,
+        });
+    }
+    let mqtt_broker = match manifest.application.trigger.get("mqtt") {
+        Some(table) => Some(
+            table
+                .clone()
+                .try_into()
+                .map_err(|e| merr(format!("application.trigger.mqtt: {e}")))?,
+        ),
+        None => None,
+    };
+
     Ok(App {
         name: manifest.application.name,
         version: manifest.application.version.filter(|v| !v.is_empty()),
@@ -312,6 +361,8 @@ pub fn parse(text: &str, dir: &Path, table: &toml::Table) -> Result<App> {
         redis_triggers,
         command_triggers,
         cron_triggers,
+        mqtt_triggers,
+        mqtt_broker,
         redis_address,
     })
 }

@@ -50,9 +50,10 @@ pub fn add_to_linker(linker: &mut Linker<InstanceState>) -> wasmtime::Result<()>
     mysql::add_to_linker(linker)?;
     llm::add_to_linker(linker)?;
     spin1::add_to_linker(linker)?;
-    // Types only (the cron trigger's metadata and error): an empty instance satisfies the
-    // import cron components make.
+    // Types only (the cron and MQTT triggers' metadata and errors): an empty instance
+    // satisfies the import their components make.
     linker.instance("fermyon:spin-cron/cron-types@2.0.0")?;
+    linker.instance("spin:mqtt-trigger/spin-mqtt-types@3.0.0")?;
     Ok(())
 }
 

@@ -1,8 +1,9 @@
-//! Redis triggers as Spin writes them: manifest v2 (app-wide and per-trigger addresses, inline
-//! components, templates), manifest v1, and the locked app both ways.
+//! Triggers beside HTTP as Spin and its plugins write them: Redis (manifest v2 with app-wide
+//! and per-trigger addresses, inline components, templates; manifest v1), MQTT, cron and
+//! command, each through the locked app both ways; and selective deployment.
 
 use spinrt_app::locked::LockedApp;
-use spinrt_app::{App, RedisTrigger};
+use spinrt_app::{App, MqttBroker, MqttTrigger, RedisTrigger};
 
 const WASM: &[u8] = b"\0asm\x01\0\0\0";
 
@@ -146,4 +147,112 @@ fn selective_deployment_keeps_the_named_components_and_their_triggers() {
         .to_string();
     assert!(err.contains("component 'nope'"), "{err}");
     assert!(err.contains("'sub', 'other-server-component'"), "{err}");
+}
+
+const PLUGINS: &str = r#"
+spin_manifest_version = 2
+[application]
+name = "plugins"
+[application.trigger.mqtt]
+address = "mqtt://127.0.0.1:{{ port }}"
+username = "admin"
+password = "{{ secret }}"
+keep_alive_interval = "30"
+[variables]
+port = { default = "1883" }
+secret = { default = "s" }
+
+[[trigger.mqtt]]
+component = "sub"
+topic = "in"
+qos = "1"
+
+[[trigger.mqtt]]
+id = "exact"
+component = "sub"
+topic = "other"
+qos = 2
+
+[[trigger.cron]]
+component = "sub"
+cron_expression = "*/5 * * * * *"
+
+[component.sub]
+source = "sub.wasm"
+"#;
+
+#[test]
+fn mqtt_and_cron_triggers_as_the_plugins_write_them() {
+    let app = load(PLUGINS);
+    assert_eq!(
+        app.mqtt_broker,
+        Some(MqttBroker {
+            address: "mqtt://127.0.0.1:{{ port }}".into(),
+            username: "admin".into(),
+            password: "{{ secret }}".into(),
+            keep_alive_interval: "30".into(),
+        })
+    );
+    assert_eq!(
+        app.mqtt_triggers,
+        vec![
+            MqttTrigger {
+                id: "trigger-sub-mqtt-0".into(),
+                component: "sub".into(),
+                topic: "in".into(),
+                qos: 1,
+            },
+            MqttTrigger {
+                id: "exact".into(),
+                component: "sub".into(),
+                topic: "other".into(),
+                qos: 2,
+            },
+        ]
+    );
+    assert_eq!(app.cron_triggers[0].cron_expression, "*/5 * * * * *");
+
+    let locked = LockedApp::from_app(&app, |_| None);
+    let back = LockedApp::from_json(&locked.to_json())
+        .unwrap()
+        .into_app()
+        .unwrap();
+    assert_eq!(back.mqtt_broker, app.mqtt_broker);
+    assert_eq!(back.mqtt_triggers, app.mqtt_triggers);
+    assert_eq!(back.cron_triggers, app.cron_triggers);
+}
+
+#[test]
+fn a_command_trigger_survives_the_locked_app() {
+    let app = load(
+        "spin_manifest_version = 2\n[application]\nname = \"job\"\n\
+         [[trigger.command]]\ncomponent = \"sub\"\n[component.sub]\nsource = \"sub.wasm\"\n",
+    );
+    let locked = LockedApp::from_app(&app, |_| None);
+    let json: serde_json::Value = serde_json::from_slice(&locked.to_json()).unwrap();
+    assert_eq!(json["metadata"]["trigger"]["type"], "command");
+    let back = LockedApp::from_json(&locked.to_json())
+        .unwrap()
+        .into_app()
+        .unwrap();
+    assert_eq!(back.command_triggers, app.command_triggers);
+}
+
+#[test]
+fn bad_mqtt_triggers_are_refused_naming_them() {
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(dir.path().join("sub.wasm"), WASM).unwrap();
+    let refused = |manifest: &str| {
+        std::fs::write(dir.path().join("spin.toml"), manifest).unwrap();
+        spinrt_app::manifest::load(dir.path())
+            .unwrap_err()
+            .to_string()
+    };
+    let err = refused(&PLUGINS.replace("qos = 2", "qos = 3"));
+    assert!(
+        err.contains("trigger 'exact': qos 3 is not an MQTT QoS"),
+        "{err}"
+    );
+    let err = refused(&PLUGINS.replace("[application.trigger.mqtt]", "[application.trigger.nope]"));
+    assert!(err.contains("has no MQTT broker"), "{err}");
 }
