@@ -359,3 +359,151 @@ async fn raw_get(addr: SocketAddr, path: &str) -> (u16, String) {
     stream.read_to_end(&mut response).await.unwrap();
     net::parse_response(&response)
 }
+
+/// The `wagi` app's `/env` answer: its arguments, and its environment as a map.
+fn wagi_env(body: &str) -> (Vec<String>, std::collections::BTreeMap<String, String>) {
+    let args = body
+        .lines()
+        .filter_map(|l| l.strip_prefix("arg="))
+        .map(str::to_string)
+        .collect();
+    let env = body
+        .lines()
+        .filter(|l| !l.starts_with("arg="))
+        .filter_map(|l| l.split_once('='))
+        .map(|(k, v)| (k.to_string(), v.to_string()))
+        .collect();
+    (args, env)
+}
+
+/// WAGI as Spin runs it: the request in a command's environment, arguments and stdin; the
+/// response from its stdout (a wasm32-wasip1 module and a wasm32-wasip2 component).
+#[tokio::test(flavor = "multi_thread")]
+async fn wagi_commands_get_the_request_as_cgi_and_answer_on_stdout() {
+    let app = serve("wagi").await;
+    let res = net::client()
+        .get(format!("http://{}/cgi/env?a=1&b=two", app.addr))
+        .header("x-custom", "custom value")
+        .header("authorization", "secret")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), 200);
+    assert_eq!(res.headers()["content-type"], "text/plain");
+    assert_eq!(res.headers()["x-wagi"], "yes");
+    let (args, env) = wagi_env(&res.text().await.unwrap());
+    assert_eq!(args, ["/cgi/env", "a=1", "b=two"]);
+    let addr = app.addr;
+    for (name, value) in [
+        ("REQUEST_METHOD", "GET".to_string()),
+        ("QUERY_STRING", "a=1&b=two".into()),
+        ("SCRIPT_NAME", "/cgi".into()),
+        ("PATH_INFO", "/env".into()),
+        ("X_MATCHED_ROUTE", "/cgi/...".into()),
+        ("X_FULL_URL", format!("http://{addr}/cgi/env?a=1&b=two")),
+        ("SERVER_NAME", "127.0.0.1".into()),
+        ("SERVER_PORT", addr.port().to_string()),
+        ("SERVER_PROTOCOL", "HTTP/1.1".into()),
+        ("GATEWAY_INTERFACE", "CGI/1.1".into()),
+        ("REMOTE_ADDR", "127.0.0.1".into()),
+        ("CONTENT_LENGTH", "0".into()),
+        ("HTTP_X_CUSTOM", "custom value".into()),
+        ("FROM_MANIFEST", "kept".into()),
+    ] {
+        assert_eq!(env.get(name), Some(&value), "{name} in {env:?}");
+    }
+    // CGI keeps credentials and hop-by-hop fields out; Spin's values are not headers here.
+    assert!(!env.contains_key("HTTP_AUTHORIZATION"), "{env:?}");
+    assert!(!env.keys().any(|k| k.starts_with("HTTP_SPIN_")), "{env:?}");
+
+    // The wasip2 component, with argv from the manifest and a route parameter.
+    let res = net::client()
+        .post(format!("http://{}/cgi2/someone/env?x=y", app.addr))
+        .header("content-type", "application/json")
+        .body("{}")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), 200);
+    let (args, env) = wagi_env(&res.text().await.unwrap());
+    assert_eq!(args, ["/cgi2/someone/env", "fixed", "x=y"]);
+    assert_eq!(env["REQUEST_METHOD"], "POST");
+    assert_eq!(env["CONTENT_TYPE"], "application/json");
+    assert_eq!(env["CONTENT_LENGTH"], "2");
+    assert_eq!(env["X_PATH_MATCH_NAME"], "someone");
+    assert!(!env.contains_key("FROM_MANIFEST"), "{env:?}");
+
+    // The body on stdin, the stdout after the blank line as the body, bytes as they are.
+    let body: Vec<u8> = (0..=255u8).cycle().take(300_000).collect();
+    for route in ["/cgi/echo", "/cgi2/x/echo"] {
+        let res = net::client()
+            .put(format!("http://{}{route}", app.addr))
+            .body(body.clone())
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(res.status(), 200, "{route}");
+        assert_eq!(
+            res.bytes().await.unwrap().as_ref(),
+            body.as_slice(),
+            "{route}"
+        );
+    }
+
+    // The wasi:http component beside them is unchanged.
+    assert_eq!(
+        get(app.addr, "/hello").await,
+        (200, "Hello from Spin!\n".into())
+    );
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn wagi_status_location_and_failures_as_spin_answers_them() {
+    let app = serve("wagi").await;
+    let no_redirects = reqwest::Client::builder()
+        .redirect(reqwest::redirect::Policy::none())
+        .build()
+        .unwrap();
+    let res = no_redirects
+        .get(format!("http://{}/cgi/redirect", app.addr))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), 302);
+    assert_eq!(res.headers()["location"], "/elsewhere");
+    assert_eq!(
+        get(app.addr, "/cgi/teapot").await,
+        (418, "short and stout".into())
+    );
+    // A command that exits non-zero, writes nothing, or writes no CGI headers: 500, and the
+    // server goes on.
+    for path in ["/cgi/exit", "/cgi/silent", "/cgi/no-content-type"] {
+        assert_eq!(get(app.addr, path).await.0, 500, "{path}");
+    }
+    assert_eq!(get(app.addr, "/cgi/teapot").await.0, 418);
+}
+
+#[test]
+fn a_wagi_route_to_a_component_that_is_no_command_fails_the_app() {
+    let dir = tempfile::tempdir().unwrap();
+    let wasm = apps::wasm("wasm32-wasip2", "hello");
+    std::fs::write(
+        dir.path().join("spin.toml"),
+        format!(
+            "spin_manifest_version = 2\n[application]\nname = \"bad-wagi\"\n\
+             [[trigger.http]]\nroute = \"/...\"\ncomponent = \"h\"\nexecutor = {{ type = \"wagi\" }}\n\
+             [component.h]\nsource = {:?}\n",
+            wasm.to_str().unwrap()
+        ),
+    )
+    .unwrap();
+    let app = spinrt_app::manifest::load(dir.path()).unwrap();
+    let engine = Engine::new(&engine_config(shared_cache())).unwrap();
+    let loaded = LoadedApp::load(&engine, app, HostConfig::default()).unwrap();
+    let err = HttpServer::new(Arc::new(loaded)).err().expect("refused");
+    assert!(
+        err.to_string()
+            .contains("component 'h' is routed with the WAGI executor but is no WASI command"),
+        "{err}"
+    );
+}

@@ -150,7 +150,7 @@ fn a_body_larger_than_a_spin_1_guest_memory_is_refused_with_413() {
         assert_eq!(
             body,
             format!(
-                "request body larger than the {limit} bytes a Spin 1 component can take \
+                "request body larger than the {limit} bytes component 'spin1' can take \
                  whole (its memory limit)\n"
             ),
             "{framing:?}"

@@ -1,6 +1,7 @@
 //! Services the host-interface tests talk to, all on 127.0.0.1 and a free port, stopped on drop:
 //! an HTTP echo and a TCP echo (in-process, on a thread of their own), and Debian's
-//! `redis-server`, `mosquitto`, PostgreSQL 15 and MariaDB in temp directories.
+//! `redis-server`, `mosquitto`, PostgreSQL 15 and MariaDB in temp directories, and moto's SQS
+//! server (from PyPI, installed by `scripts/setup.sh` in `.tools/moto`).
 
 use std::net::SocketAddr;
 use std::path::Path;
@@ -391,4 +392,53 @@ pub fn mqtt_publish(port: u16, topic: &str, payload: &str) {
             .await
             .expect("the broker never acknowledged the message");
     });
+}
+
+/// moto's server (an SQS-compatible endpoint, `scripts/setup.sh` installs it in `.tools/moto`).
+/// It takes any credentials; queues live at `http://127.0.0.1:PORT/123456789012/NAME`.
+pub fn sqs() -> Service {
+    let moto = Path::new(env!("CARGO_MANIFEST_DIR")).join("../.tools/moto/bin/moto_server");
+    assert!(
+        moto.exists(),
+        "{} is missing: run `make setup` (scripts/setup.sh installs it)",
+        moto.display()
+    );
+    let dir = tempfile::tempdir().unwrap();
+    let port = free_port();
+    let mut cmd = Command::new(moto);
+    cmd.args(["-H", "127.0.0.1", "-p", &port.to_string()]);
+    let child = spawn_in(dir.path(), cmd);
+    await_port(port, "moto_server", &dir.path().join("service.log"));
+    Service {
+        port,
+        child: Some(child),
+        stop_signal: "-INT",
+        _runtime: None,
+        _dir: Some(dir),
+    }
+}
+
+/// One call of the SQS JSON protocol (`action` as in `AmazonSQS.CreateQueue`) on the server at
+/// `port`; panics unless it answers 200. moto checks that a request is signed, not the
+/// signature.
+pub fn sqs_call(port: u16, action: &str, request: serde_json::Value) -> serde_json::Value {
+    crate::net::block_on(async {
+        let res = crate::net::client()
+            .post(format!("http://127.0.0.1:{port}/"))
+            .header("Content-Type", "application/x-amz-json-1.0")
+            .header("X-Amz-Target", format!("AmazonSQS.{action}"))
+            .header(
+                "Authorization",
+                "AWS4-HMAC-SHA256 Credential=test/20260101/us-east-1/sqs/aws4_request, \
+                 SignedHeaders=host, Signature=0",
+            )
+            .body(request.to_string())
+            .send()
+            .await
+            .unwrap_or_else(|e| panic!("SQS {action}: {e}"));
+        let status = res.status();
+        let text = res.text().await.unwrap();
+        assert!(status.is_success(), "SQS {action}: {status} {text}");
+        serde_json::from_str(&text).unwrap_or_else(|e| panic!("SQS {action}: {e}: {text}"))
+    })
 }

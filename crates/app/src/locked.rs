@@ -11,7 +11,7 @@ use serde_json::{Map, Value, json};
 use crate::routes::Route;
 use crate::{
     App, AppError, CommandTrigger, Component, ComponentSource, CronTrigger, FileMount,
-    HttpExecutor, HttpTrigger, MqttTrigger, RedisTrigger, Result, Variable,
+    HttpExecutor, HttpTrigger, MqttTrigger, RedisTrigger, Result, SqsQueue, SqsTrigger, Variable,
 };
 
 /// A locked trigger's `trigger_config` as its type's config.
@@ -132,6 +132,14 @@ struct MqttTriggerConfig {
     qos: String,
 }
 
+/// The SQS trigger's config inside a locked trigger (the plugin's).
+#[derive(Deserialize, Serialize)]
+struct SqsTriggerConfig {
+    component: String,
+    #[serde(flatten)]
+    queue: SqsQueue,
+}
+
 /// The cron trigger's config inside a locked trigger (the plugin's).
 #[derive(Debug, Deserialize, Serialize)]
 #[serde(deny_unknown_fields)]
@@ -211,6 +219,7 @@ impl LockedApp {
         let mut command_triggers = Vec::new();
         let mut cron_triggers = Vec::new();
         let mut mqtt_triggers = Vec::new();
+        let mut sqs_triggers = Vec::new();
         for t in self.triggers {
             match t.trigger_type.as_str() {
                 "http" => {}
@@ -235,6 +244,15 @@ impl LockedApp {
                     });
                     continue;
                 }
+                "sqs" => {
+                    let cfg: SqsTriggerConfig = config_of(&t.id, t.trigger_config)?;
+                    sqs_triggers.push(SqsTrigger {
+                        id: t.id,
+                        component: cfg.component,
+                        queue: cfg.queue,
+                    });
+                    continue;
+                }
                 "cron" => {
                     let cfg: CronTriggerConfig = config_of(&t.id, t.trigger_config)?;
                     cron_triggers.push(CronTrigger {
@@ -255,7 +273,7 @@ impl LockedApp {
                 other => {
                     return Err(AppError::Unsupported(format!(
                         "trigger type '{other}' (trigger '{}'): this runtime runs the http, \
-                         redis, mqtt, cron and command triggers only",
+                         redis, mqtt, sqs, cron and command triggers only",
                         t.id
                     )));
                 }
@@ -284,21 +302,8 @@ impl LockedApp {
                     ));
                 }
             };
-            let executor = match cfg
-                .executor
-                .as_ref()
-                .and_then(|e| e.get("type"))
-                .and_then(Value::as_str)
-            {
-                None | Some("http") | Some("spin") => HttpExecutor::Http,
-                Some("wagi") => HttpExecutor::Wagi,
-                Some(other) => {
-                    return Err(AppError::trigger(
-                        &t.id,
-                        format!("unknown executor type '{other}'"),
-                    ));
-                }
-            };
+            let executor =
+                locked_executor(cfg.executor.as_ref()).map_err(|e| AppError::trigger(&t.id, e))?;
             http_triggers.push(HttpTrigger {
                 id: t.id,
                 route,
@@ -334,6 +339,7 @@ impl LockedApp {
             command_triggers,
             cron_triggers,
             mqtt_triggers,
+            sqs_triggers,
             mqtt_broker: self
                 .metadata
                 .get("triggers")
@@ -404,8 +410,8 @@ impl LockedApp {
                     Route::Private => json!({"private": true}),
                 };
                 let mut cfg = json!({"component": t.component, "route": route});
-                if t.executor == HttpExecutor::Wagi {
-                    cfg["executor"] = json!({"type": "wagi"});
+                if let HttpExecutor::Wagi(wagi) = &t.executor {
+                    cfg["executor"] = json!({"type": "wagi", "argv": wagi.argv});
                 }
                 LockedTrigger {
                     id: t.id.clone(),
@@ -434,6 +440,17 @@ impl LockedApp {
                 LockedTrigger {
                     id: t.id.clone(),
                     trigger_type: "mqtt".into(),
+                    trigger_config: serde_json::to_value(cfg).expect("serializes"),
+                }
+            }))
+            .chain(app.sqs_triggers.iter().map(|t| {
+                let cfg = SqsTriggerConfig {
+                    component: t.component.clone(),
+                    queue: t.queue.clone(),
+                };
+                LockedTrigger {
+                    id: t.id.clone(),
+                    trigger_type: "sqs".into(),
                     trigger_config: serde_json::to_value(cfg).expect("serializes"),
                 }
             }))
@@ -657,4 +674,13 @@ fn percent_decode(s: &str) -> String {
         i += 1;
     }
     String::from_utf8_lossy(&out).into_owned()
+}
+
+/// A locked trigger's `executor` (`{"type": ..., ...}`), read as the manifest's is.
+fn locked_executor(executor: Option<&Value>) -> std::result::Result<HttpExecutor, String> {
+    let decl = executor
+        .map(|e| serde_json::from_value(e.clone()))
+        .transpose()
+        .map_err(|e| format!("executor: {e}"))?;
+    crate::manifest::common::executor(decl)
 }

@@ -19,6 +19,7 @@ pub struct App {
     pub command_triggers: Vec<CommandTrigger>,
     pub cron_triggers: Vec<CronTrigger>,
     pub mqtt_triggers: Vec<MqttTrigger>,
+    pub sqs_triggers: Vec<SqsTrigger>,
     /// `[application.trigger.mqtt]`: the broker of every MQTT trigger.
     pub mqtt_broker: Option<MqttBroker>,
     /// `[application.trigger.redis] address`: the server of every Redis trigger that names none
@@ -33,6 +34,30 @@ pub const COMPONENTS_TO_RETAIN_ENV: &str = "SPIN_COMPONENTS_TO_RETAIN";
 impl App {
     pub fn component(&self, id: &str) -> Option<&Component> {
         self.components.iter().find(|c| c.id == id)
+    }
+
+    /// Every trigger of every kind as `(trigger id, component id)`.
+    pub fn triggers(&self) -> impl Iterator<Item = (&str, &str)> {
+        fn pair<'a>(id: &'a str, component: &'a str) -> (&'a str, &'a str) {
+            (id, component)
+        }
+        let http = self.http_triggers.iter().map(|t| pair(&t.id, &t.component));
+        let redis = self
+            .redis_triggers
+            .iter()
+            .map(|t| pair(&t.id, &t.component));
+        let mqtt = self.mqtt_triggers.iter().map(|t| pair(&t.id, &t.component));
+        let sqs = self.sqs_triggers.iter().map(|t| pair(&t.id, &t.component));
+        let cron = self.cron_triggers.iter().map(|t| pair(&t.id, &t.component));
+        let command = self
+            .command_triggers
+            .iter()
+            .map(|t| pair(&t.id, &t.component));
+        http.chain(redis)
+            .chain(mqtt)
+            .chain(sqs)
+            .chain(cron)
+            .chain(command)
     }
 
     /// Selective deployment: keeps only the components `ids` names and the triggers of those,
@@ -61,6 +86,7 @@ impl App {
         self.command_triggers.retain(|t| retained(&t.component));
         self.cron_triggers.retain(|t| retained(&t.component));
         self.mqtt_triggers.retain(|t| retained(&t.component));
+        self.sqs_triggers.retain(|t| retained(&t.component));
         validate(self)
     }
 }
@@ -174,6 +200,44 @@ fn default_keep_alive() -> String {
     "30".into()
 }
 
+/// `[[trigger.sqs]]` (the spin-trigger-sqs plugin's): messages received from an SQS queue go
+/// to `component`, one instance each.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct SqsTrigger {
+    pub id: String,
+    pub component: String,
+    pub queue: SqsQueue,
+}
+
+/// The queue of one SQS trigger and how it is polled, in the plugin's field names.
+#[derive(Clone, Debug, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+pub struct SqsQueue {
+    /// A `{{ variable }}` template (the plugin takes it literally; a literal URL is one too).
+    pub queue_url: String,
+    /// Messages fetched per receive (1 to 10, SQS's limit); each still gets its own instance.
+    #[serde(default = "SqsQueue::default_max_messages")]
+    pub max_messages: u16,
+    /// How long to wait before polling again after an empty receive or an error.
+    #[serde(default = "SqsQueue::default_idle_wait_seconds")]
+    pub idle_wait_seconds: u64,
+    /// SQS's system attributes to fetch (`All`, `SentTimestamp`, ...).
+    #[serde(default)]
+    pub system_attributes: Vec<String>,
+    /// Message attributes to fetch by name (string and binary values are passed on).
+    #[serde(default)]
+    pub message_attributes: Vec<String>,
+}
+
+impl SqsQueue {
+    pub const fn default_max_messages() -> u16 {
+        10
+    }
+
+    pub const fn default_idle_wait_seconds() -> u64 {
+        2
+    }
+}
+
 /// `[[trigger.cron]]` (the spin-trigger-cron plugin's): `component` runs on the schedule
 /// `cron_expression` gives (with seconds: `sec min hour day-of-month month day-of-week [year]`).
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -197,8 +261,29 @@ pub enum HttpExecutor {
     /// `wasi:http/incoming-handler` or `fermyon:spin/inbound-http`, whichever the component exports.
     #[default]
     Http,
-    /// A WAGI (CGI-style) command module.
-    Wagi,
+    /// A WAGI (CGI-style) command: the request in its environment, arguments and stdin, the
+    /// response (CGI headers, a blank line, the body) on its stdout.
+    Wagi(WagiConfig),
+}
+
+/// `executor = { type = "wagi", argv = "..." }`.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct WagiConfig {
+    /// The command's arguments, split at spaces after `${SCRIPT_NAME}` (the route) and
+    /// `${ARGS}` (the query's `name=value` pairs, space-separated) are substituted.
+    pub argv: String,
+}
+
+impl WagiConfig {
+    pub const DEFAULT_ARGV: &'static str = "${SCRIPT_NAME} ${ARGS}";
+}
+
+impl Default for WagiConfig {
+    fn default() -> Self {
+        Self {
+            argv: Self::DEFAULT_ARGV.into(),
+        }
+    }
 }
 
 /// Checks what no single manifest section can check alone: references between sections.
@@ -218,14 +303,11 @@ pub(crate) fn validate(app: &App) -> crate::Result<()> {
         )
         .map_err(|m| AppError::component(&c.id, m))?;
     }
-    let serving = !app.http_triggers.is_empty()
-        || !app.redis_triggers.is_empty()
-        || !app.cron_triggers.is_empty()
-        || !app.mqtt_triggers.is_empty();
+    let serving = app.triggers().count() > app.command_triggers.len();
     if !serving && app.command_triggers.is_empty() {
         return Err(AppError::Unsupported(
             "the app has no trigger ([[trigger.http]], [[trigger.redis]], [[trigger.mqtt]], \
-             [[trigger.cron]] or [[trigger.command]]): \
+             [[trigger.sqs]], [[trigger.cron]] or [[trigger.command]]): \
              there is nothing to run"
                 .into(),
         ));
@@ -234,18 +316,10 @@ pub(crate) fn validate(app: &App) -> crate::Result<()> {
         return Err(AppError::trigger(
             &command.id,
             "a command trigger runs once and ends the app; it cannot share an app with HTTP, \
-             Redis, MQTT or cron triggers, which run until stopped (deploy them as two apps)",
+             Redis, MQTT, SQS or cron triggers, which run until stopped (deploy them as two apps)",
         ));
     }
-    let components = app
-        .http_triggers
-        .iter()
-        .map(|t| (&t.id, &t.component))
-        .chain(app.redis_triggers.iter().map(|t| (&t.id, &t.component)))
-        .chain(app.command_triggers.iter().map(|t| (&t.id, &t.component)))
-        .chain(app.cron_triggers.iter().map(|t| (&t.id, &t.component)))
-        .chain(app.mqtt_triggers.iter().map(|t| (&t.id, &t.component)));
-    for (trigger, component) in components {
+    for (trigger, component) in app.triggers() {
         if app.component(component).is_none() {
             return Err(AppError::trigger(
                 trigger,
@@ -276,6 +350,22 @@ pub(crate) fn validate(app: &App) -> crate::Result<()> {
             &app.variables,
         )
         .map_err(|m| AppError::trigger(&t.id, m))?;
+    }
+    for t in &app.sqs_triggers {
+        if t.queue.queue_url.trim().is_empty() {
+            return Err(AppError::trigger(&t.id, "has no queue_url"));
+        }
+        crate::variables::check_references([t.queue.queue_url.as_str()], &app.variables)
+            .map_err(|m| AppError::trigger(&t.id, m))?;
+        if !(1..=10).contains(&t.queue.max_messages) {
+            return Err(AppError::trigger(
+                &t.id,
+                format!(
+                    "max_messages {} is outside what SQS allows per receive (1 to 10)",
+                    t.queue.max_messages
+                ),
+            ));
+        }
     }
     for t in &app.redis_triggers {
         let address = t.address.as_ref().or(app.redis_address.as_ref());

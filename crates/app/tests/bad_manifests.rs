@@ -84,8 +84,8 @@ fn corpus() -> Vec<(&'static str, String, Vec<&'static str>)> {
         ),
         (
             "unsupported trigger type",
-            v2(&format!("{GOOD_COMPONENT}[[trigger.sqs]]\nqueue_url = \"q\"\ncomponent = \"hello\"\n")),
-            vec!["trigger type 'sqs'", "not supported"],
+            v2(&format!("{GOOD_COMPONENT}[[trigger.kafka]]\ntopic = \"q\"\ncomponent = \"hello\"\n")),
+            vec!["trigger type 'kafka'", "not supported"],
         ),
         (
             "redis trigger without an address",

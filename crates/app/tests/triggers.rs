@@ -1,9 +1,9 @@
 //! Triggers beside HTTP as Spin and its plugins write them: Redis (manifest v2 with app-wide
 //! and per-trigger addresses, inline components, templates; manifest v1), MQTT, cron and
-//! command, each through the locked app both ways; and selective deployment.
+//! command, SQS, each through the locked app both ways; WAGI executors; and selective deployment.
 
 use spinrt_app::locked::LockedApp;
-use spinrt_app::{App, MqttBroker, MqttTrigger, RedisTrigger};
+use spinrt_app::{App, MqttBroker, MqttTrigger, RedisTrigger, SqsQueue, SqsTrigger};
 
 const WASM: &[u8] = b"\0asm\x01\0\0\0";
 
@@ -12,6 +12,16 @@ fn load(manifest: &str) -> App {
     std::fs::write(dir.path().join("spin.toml"), manifest).unwrap();
     std::fs::write(dir.path().join("sub.wasm"), WASM).unwrap();
     spinrt_app::manifest::load(dir.path()).unwrap()
+}
+
+/// Why `manifest` (beside a `sub.wasm`) does not load.
+fn refused(manifest: &str) -> String {
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(dir.path().join("spin.toml"), manifest).unwrap();
+    std::fs::write(dir.path().join("sub.wasm"), WASM).unwrap();
+    spinrt_app::manifest::load(dir.path())
+        .unwrap_err()
+        .to_string()
 }
 
 const V2: &str = r#"
@@ -240,14 +250,6 @@ fn a_command_trigger_survives_the_locked_app() {
 
 #[test]
 fn bad_mqtt_triggers_are_refused_naming_them() {
-    let dir = tempfile::tempdir().unwrap();
-    std::fs::write(dir.path().join("sub.wasm"), WASM).unwrap();
-    let refused = |manifest: &str| {
-        std::fs::write(dir.path().join("spin.toml"), manifest).unwrap();
-        spinrt_app::manifest::load(dir.path())
-            .unwrap_err()
-            .to_string()
-    };
     let err = refused(&PLUGINS.replace("qos = 2", "qos = 3"));
     assert!(
         err.contains("trigger 'exact': qos 3 is not an MQTT QoS"),
@@ -255,4 +257,167 @@ fn bad_mqtt_triggers_are_refused_naming_them() {
     );
     let err = refused(&PLUGINS.replace("[application.trigger.mqtt]", "[application.trigger.nope]"));
     assert!(err.contains("has no MQTT broker"), "{err}");
+}
+
+#[test]
+fn wagi_executors_with_their_argv_in_both_manifests_and_the_locked_app() {
+    use spinrt_app::{HttpExecutor, WagiConfig};
+    let app = load(
+        r#"
+spin_manifest_version = 2
+[application]
+name = "cgi"
+[[trigger.http]]
+route = "/a/..."
+component = { source = "sub.wasm" }
+executor = { type = "wagi" }
+[[trigger.http]]
+route = "/b"
+component = { source = "sub.wasm" }
+executor = { type = "wagi", argv = "${SCRIPT_NAME} -v ${ARGS}", entrypoint = "_start" }
+[[trigger.http]]
+route = "/c"
+component = { source = "sub.wasm" }
+executor = { type = "spin" }
+"#,
+    );
+    let executors: Vec<_> = app
+        .http_triggers
+        .iter()
+        .map(|t| t.executor.clone())
+        .collect();
+    assert_eq!(
+        executors,
+        [
+            HttpExecutor::Wagi(WagiConfig::default()),
+            HttpExecutor::Wagi(WagiConfig {
+                argv: "${SCRIPT_NAME} -v ${ARGS}".into()
+            }),
+            HttpExecutor::Http,
+        ]
+    );
+    assert_eq!(WagiConfig::default().argv, "${SCRIPT_NAME} ${ARGS}");
+    let locked = LockedApp::from_app(&app, |_| None).to_json();
+    let back = LockedApp::from_json(&locked).unwrap().into_app().unwrap();
+    assert_eq!(back.http_triggers, app.http_triggers);
+
+    let v1 = load(
+        r#"
+spin_manifest_version = "1"
+name = "cgi1"
+trigger = { type = "http", base = "/" }
+[[component]]
+id = "old"
+source = "sub.wasm"
+[component.trigger]
+route = "/..."
+executor = { type = "wagi", argv = "x ${ARGS}" }
+"#,
+    );
+    assert_eq!(
+        v1.http_triggers[0].executor,
+        HttpExecutor::Wagi(WagiConfig {
+            argv: "x ${ARGS}".into()
+        })
+    );
+}
+
+#[test]
+fn a_wagi_entrypoint_other_than_start_is_refused_as_spin_refuses_it() {
+    let err = refused(
+        r#"
+spin_manifest_version = 2
+[application]
+name = "cgi"
+[[trigger.http]]
+id = "custom"
+route = "/..."
+component = { source = "sub.wasm" }
+executor = { type = "wagi", entrypoint = "main2" }
+"#,
+    );
+    assert!(
+        err.contains("trigger 'custom'") && err.contains("entrypoint 'main2' is not supported"),
+        "{err}"
+    );
+}
+
+const SQS: &str = r#"
+spin_manifest_version = 2
+[application]
+name = "consumer"
+[variables]
+queue = { required = true }
+
+[[trigger.sqs]]
+component = "sub"
+queue_url = "{{ queue }}"
+
+[[trigger.sqs]]
+id = "tuned"
+component = "sub"
+queue_url = "https://sqs.us-east-1.amazonaws.com/123456789012/jobs"
+max_messages = 4
+idle_wait_seconds = 7
+system_attributes = ["All"]
+message_attributes = ["colour"]
+
+[component.sub]
+source = "sub.wasm"
+"#;
+
+#[test]
+fn sqs_triggers_as_the_plugin_writes_them_with_its_defaults() {
+    let app = load(SQS);
+    assert_eq!(
+        app.sqs_triggers,
+        vec![
+            SqsTrigger {
+                id: "trigger-sub-sqs-0".into(),
+                component: "sub".into(),
+                queue: SqsQueue {
+                    queue_url: "{{ queue }}".into(),
+                    max_messages: 10,
+                    idle_wait_seconds: 2,
+                    system_attributes: vec![],
+                    message_attributes: vec![],
+                },
+            },
+            SqsTrigger {
+                id: "tuned".into(),
+                component: "sub".into(),
+                queue: SqsQueue {
+                    queue_url: "https://sqs.us-east-1.amazonaws.com/123456789012/jobs".into(),
+                    max_messages: 4,
+                    idle_wait_seconds: 7,
+                    system_attributes: vec!["All".into()],
+                    message_attributes: vec!["colour".into()],
+                },
+            },
+        ]
+    );
+    let locked = LockedApp::from_app(&app, |_| None);
+    let json: serde_json::Value = serde_json::from_slice(&locked.to_json()).unwrap();
+    assert_eq!(json["triggers"][1]["trigger_type"], "sqs");
+    assert_eq!(json["triggers"][1]["trigger_config"]["max_messages"], 4);
+    let back = LockedApp::from_json(&locked.to_json())
+        .unwrap()
+        .into_app()
+        .unwrap();
+    assert_eq!(back.sqs_triggers, app.sqs_triggers);
+}
+
+#[test]
+fn bad_sqs_triggers_are_refused_naming_them() {
+    let err = refused(&SQS.replace("max_messages = 4", "max_messages = 11"));
+    assert!(
+        err.contains("trigger 'tuned': max_messages 11 is outside what SQS allows"),
+        "{err}"
+    );
+    let err = refused(&SQS.replace("{{ queue }}", "{{ nowhere }}"));
+    assert!(err.contains("nowhere"), "{err}");
+    let err = refused(&SQS.replace("{{ queue }}", " "));
+    assert!(err.contains("has no queue_url"), "{err}");
+    let err = refused(&SQS.replace("idle_wait_seconds = 7", "idle_wait = 7"));
+    assert!(err.contains("idle_wait"), "{err}");
 }

@@ -45,3 +45,12 @@ pub mod mqtt {
         exports: { default: async | store },
     });
 }
+
+/// The SQS trigger plugin's `handle-queue-message` (fermyon:spin-sqs@2.0.0, `wit/deps`).
+pub mod sqs {
+    wasmtime::component::bindgen!({
+        path: "wit",
+        world: "fermyon:spin-sqs/spin-sqs@2.0.0",
+        exports: { default: async },
+    });
+}

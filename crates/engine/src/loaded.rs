@@ -6,6 +6,7 @@ use wasmtime::component::{Component, InstancePre, Linker};
 
 use crate::host::output::GuestOutput;
 use crate::host::variables::AppVariables;
+use crate::host::wasi::CgiStdio;
 use crate::host::{AppHost, ComponentHost, HostConfig, wasi_2023_10_18};
 use crate::{Engine, EngineError, InstanceState, LoadOutcome};
 
@@ -157,8 +158,18 @@ impl LoadedComponent {
     /// A fresh store for one instance: per-request state, memory limit, and a yield to the
     /// async executor at every epoch tick so a busy guest cannot starve the others.
     pub fn new_store(&self) -> Result<Store<InstanceState>, EngineError> {
+        self.store(None)
+    }
+
+    /// A fresh store for a WAGI request: as [`Self::new_store`], with the request as the
+    /// command's arguments, environment and stdin, and its stdout captured.
+    pub fn new_cgi_store(&self, cgi: CgiStdio) -> Result<Store<InstanceState>, EngineError> {
+        self.store(Some(cgi))
+    }
+
+    fn store(&self, cgi: Option<CgiStdio>) -> Result<Store<InstanceState>, EngineError> {
         let state = InstanceState::new(
-            self.host.instance(&self.id)?,
+            self.host.instance(&self.id, cgi)?,
             self.engine.max_memory_size(),
             self.engine.guest_running(),
         );

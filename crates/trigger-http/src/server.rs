@@ -10,12 +10,13 @@ use hyper::body::Incoming;
 use hyper_util::rt::{TokioExecutor, TokioIo, TokioTimer};
 use hyper_util::server::conn::auto;
 use hyper_util::server::graceful::GracefulShutdown;
+use spinrt_app::HttpExecutor;
 use spinrt_app::routes::{Router, WELL_KNOWN_PREFIX};
 use spinrt_engine::LoadedApp;
 use spinrt_engine::wasmtime_wasi_http::p2::body::HyperOutgoingBody;
 use tokio::net::TcpListener;
 
-use crate::executor::Executor;
+use crate::executor::{Executor, RequestContext};
 use crate::{body, headers};
 
 /// Serves one loaded app over HTTP.
@@ -53,9 +54,21 @@ impl HttpServer {
     pub fn new(app: Arc<LoadedApp>) -> anyhow::Result<Self> {
         let router = Router::build(&app.app().http_triggers)?;
         let mut executors = HashMap::new();
+        let mut executor_of: HashMap<&str, &HttpExecutor> = HashMap::new();
         for trigger in &app.app().http_triggers {
-            if executors.contains_key(&trigger.component) {
+            if let Some(first) = executor_of.insert(&trigger.component, &trigger.executor) {
+                anyhow::ensure!(
+                    first == &trigger.executor,
+                    "component '{}' is routed with two different executors",
+                    trigger.component
+                );
                 continue;
+            }
+            if let HttpExecutor::Wagi(_) = trigger.executor {
+                log::warn!(
+                    "HTTP trigger '{}' uses the WAGI executor, which Spin will deprecate",
+                    trigger.id
+                );
             }
             let component = app.component(&trigger.component).ok_or_else(|| {
                 anyhow::anyhow!("component '{}' was not loaded", trigger.component)
@@ -205,19 +218,27 @@ impl HttpServer {
                 return status(StatusCode::BAD_REQUEST);
             }
         };
-        headers::apply(
-            req.headers_mut(),
-            &full_url.to_string(),
-            &route,
-            client_addr,
-        );
-        *req.uri_mut() = full_url;
-
-        let result = match executor {
-            Executor::WasiHttp3(e) => e.execute(component, req).await.map_err(|e| e.to_string()),
-            Executor::WasiHttp(e) => e.execute(component, req).await.map_err(|e| e.to_string()),
-            Executor::Spin1(e) => e.execute(component, req).await.map_err(|e| e.to_string()),
-        };
+        let full_url_text = full_url.to_string();
+        let result = if let Executor::Wagi(e) = executor {
+            // A WAGI command gets Spin's values in its environment, not as headers.
+            *req.uri_mut() = full_url;
+            let context = RequestContext {
+                route: &route,
+                full_url: &full_url_text,
+                client_addr,
+            };
+            e.execute(component, req, context).await
+        } else {
+            headers::apply(req.headers_mut(), &full_url_text, &route, client_addr);
+            *req.uri_mut() = full_url;
+            match executor {
+                Executor::WasiHttp3(e) => e.execute(component, req).await,
+                Executor::WasiHttp(e) => e.execute(component, req).await,
+                Executor::Spin1(e) => e.execute(component, req).await,
+                Executor::Wagi(_) => unreachable!("handled above"),
+            }
+        }
+        .map_err(|e| e.to_string());
         match result {
             Ok(response) => response,
             Err(reason) => {

@@ -13,6 +13,7 @@ use spinrt_trigger_cron::CronTrigger;
 use spinrt_trigger_http::{HttpServer, ServeOptions};
 use spinrt_trigger_mqtt::MqttTrigger;
 use spinrt_trigger_redis::RedisTrigger;
+use spinrt_trigger_sqs::SqsTrigger;
 use tokio::net::TcpListener;
 
 /// Where the HTTP trigger listens, if the app has one.
@@ -29,8 +30,8 @@ const STOPPED: i32 = 143;
 
 /// Builds each trigger (a component a trigger cannot call fails here, before anything runs),
 /// then runs them until `shutdown`: the HTTP trigger gets `options.grace_period` for requests
-/// in flight, a Redis or MQTT trigger finishes the message it is handling, a cron trigger
-/// its run.
+/// in flight, a Redis or MQTT trigger finishes the message it is handling, an SQS trigger
+/// the messages it holds, a cron trigger its run.
 /// Returns the exit code the process should end with: a command app's, else 0.
 pub async fn run(
     app: Arc<LoadedApp>,
@@ -53,10 +54,12 @@ pub async fn run(
     let redis = RedisTrigger::new(&app)?;
     let cron = CronTrigger::new(&app)?;
     let mqtt = MqttTrigger::new(&app)?;
+    let sqs = SqsTrigger::new(&app).await?;
     let shutdown = shutdown.shared();
     let redis = redis.map(|r| tokio::spawn(r.run(shutdown.clone())));
     let cron = cron.map(|c| tokio::spawn(c.run(shutdown.clone())));
     let mqtt = mqtt.map(|m| tokio::spawn(m.run(shutdown.clone())));
+    let sqs = sqs.map(|s| tokio::spawn(s.run(shutdown.clone())));
     match http {
         Some(http) => {
             let listener = match listen {
@@ -81,6 +84,9 @@ pub async fn run(
     }
     if let Some(mqtt) = mqtt {
         mqtt.await.context("the mqtt trigger")?;
+    }
+    if let Some(sqs) = sqs {
+        sqs.await.context("the sqs trigger")?;
     }
     Ok(0)
 }

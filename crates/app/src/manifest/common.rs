@@ -7,7 +7,7 @@ use std::path::Path;
 use serde::Deserialize;
 
 use crate::files::{self, FilesEntry};
-use crate::{AppError, Component, ComponentSource, HttpExecutor, Result, Variable};
+use crate::{AppError, Component, ComponentSource, HttpExecutor, Result, Variable, WagiConfig};
 
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -76,21 +76,30 @@ pub enum SourceDecl {
 pub enum ExecutorDecl {
     Http,
     Spin,
-    // Fields accepted so WAGI manifests parse; the engine refuses the executor by name.
     Wagi {
         #[serde(default)]
-        #[allow(dead_code)]
         argv: Option<String>,
+        /// Deprecated in Spin, which refuses any but `_start`.
         #[serde(default)]
-        #[allow(dead_code)]
         entrypoint: Option<String>,
     },
 }
 
-pub fn executor(decl: Option<ExecutorDecl>) -> HttpExecutor {
+/// The executor a trigger declares; `Err` says why it cannot be used.
+pub fn executor(decl: Option<ExecutorDecl>) -> std::result::Result<HttpExecutor, String> {
     match decl {
-        None | Some(ExecutorDecl::Http) | Some(ExecutorDecl::Spin) => HttpExecutor::Http,
-        Some(ExecutorDecl::Wagi { .. }) => HttpExecutor::Wagi,
+        None | Some(ExecutorDecl::Http) | Some(ExecutorDecl::Spin) => Ok(HttpExecutor::Http),
+        Some(ExecutorDecl::Wagi { argv, entrypoint }) => {
+            if let Some(entry) = entrypoint.filter(|e| e != "_start") {
+                return Err(format!(
+                    "the WAGI executor's entrypoint '{entry}' is not supported (Spin deprecated \
+                     'entrypoint'): a WAGI module runs from _start"
+                ));
+            }
+            Ok(HttpExecutor::Wagi(WagiConfig {
+                argv: argv.unwrap_or_else(|| WagiConfig::DEFAULT_ARGV.into()),
+            }))
+        }
     }
 }
 

@@ -1,6 +1,6 @@
 //! Reading `spin.toml`, version 1 and version 2, into an [`App`].
 
-mod common;
+pub(crate) mod common;
 mod v1;
 mod v2;
 

@@ -128,11 +128,13 @@ pub fn parse(text: &str, dir: &Path) -> Result<App> {
                 address: None,
             });
         } else {
+            let executor = common::executor(decl.trigger.executor)
+                .map_err(|e| AppError::trigger(&trigger_id, e))?;
             http_triggers.push(HttpTrigger {
                 id: trigger_id,
                 route: Route::Path(decl.trigger.route.ok_or_else(|| missing("route"))?),
                 component: id.clone(),
-                executor: common::executor(decl.trigger.executor),
+                executor,
             });
         }
         let parts = ComponentParts {
@@ -163,6 +165,7 @@ pub fn parse(text: &str, dir: &Path) -> Result<App> {
         command_triggers: Vec::new(),
         cron_triggers: Vec::new(),
         mqtt_triggers: Vec::new(),
+        sqs_triggers: Vec::new(),
         mqtt_broker: None,
         redis_address: manifest.trigger.address,
     })

@@ -10,6 +10,7 @@ use crate::files::FilesEntry;
 use crate::routes::Route;
 use crate::{
     App, AppError, CommandTrigger, CronTrigger, HttpTrigger, MqttTrigger, RedisTrigger, Result,
+    SqsQueue, SqsTrigger,
 };
 
 #[derive(Debug, Deserialize)]
@@ -59,9 +60,30 @@ struct Triggers {
     cron: Vec<CronTriggerDecl>,
     #[serde(default)]
     mqtt: Vec<MqttTriggerDecl>,
+    #[serde(default)]
+    sqs: Vec<SqsTriggerDecl>,
 }
 
-const TRIGGER_TYPES: [&str; 5] = ["http", "redis", "mqtt", "cron", "command"];
+const TRIGGER_TYPES: [&str; 6] = ["http", "redis", "mqtt", "sqs", "cron", "command"];
+
+/// The plugin's fields, each checked by name (its config denies unknown fields too).
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct SqsTriggerDecl {
+    #[serde(default)]
+    id: Option<String>,
+    #[serde(default)]
+    component: Option<ComponentRef>,
+    queue_url: String,
+    #[serde(default = "SqsQueue::default_max_messages")]
+    max_messages: u16,
+    #[serde(default = "SqsQueue::default_idle_wait_seconds")]
+    idle_wait_seconds: u64,
+    #[serde(default)]
+    system_attributes: Vec<String>,
+    #[serde(default)]
+    message_attributes: Vec<String>,
+}
 
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -276,7 +298,7 @@ pub fn parse(text: &str, dir: &Path, table: &toml::Table) -> Result<App> {
             id: t.id.unwrap_or_else(|| format!("trigger-{component}")),
             route,
             component,
-            executor: common::executor(t.executor),
+            executor: common::executor(t.executor).map_err(|e| terr(&e))?,
         });
     }
 
@@ -340,6 +362,22 @@ pub fn parse(text: &str, dir: &Path, table: &toml::Table) -> Result<App> {
             qos,
         });
     }
+    let mut sqs_triggers = Vec::new();
+    for (index, t) in manifest.trigger.sqs.into_iter().enumerate() {
+        let (id, component) =
+            id_and_component("sqs", index, t.id, t.component, dir, &mut components)?;
+        sqs_triggers.push(SqsTrigger {
+            id,
+            component,
+            queue: SqsQueue {
+                queue_url: t.queue_url,
+                max_messages: t.max_messages,
+                idle_wait_seconds: t.idle_wait_seconds,
+                system_attributes: t.system_attributes,
+                message_attributes: t.message_attributes,
+            },
+        });
+    }
     let mqtt_broker = match manifest.application.trigger.get("mqtt") {
         Some(table) => Some(
             table
@@ -362,6 +400,7 @@ pub fn parse(text: &str, dir: &Path, table: &toml::Table) -> Result<App> {
         command_triggers,
         cron_triggers,
         mqtt_triggers,
+        sqs_triggers,
         mqtt_broker,
         redis_address,
     })
@@ -399,8 +438,20 @@ fn component_of(
     Some(match reference? {
         ComponentRef::Id(id) => Ok(id),
         ComponentRef::Inline(decl) => {
-            let id = format!("{}-component", trigger_id.unwrap_or("inline"))
-                .replace(|c: char| !c.is_ascii_alphanumeric() && c != '-', "-");
+            // As Spin names them: `<trigger id>-component`, or else (no trigger id, or that
+            // name taken) the first free `inline-component<N>`.
+            let taken = |id: &str| components.iter().any(|c| c.id == id);
+            let natural = trigger_id.map(|t| {
+                format!("{t}-component")
+                    .replace(|c: char| !c.is_ascii_alphanumeric() && c != '-', "-")
+            });
+            let id = match natural {
+                Some(id) if !taken(&id) => id,
+                _ => (1..)
+                    .map(|n| format!("inline-component{n}"))
+                    .find(|id| !taken(id))
+                    .expect("some counter is free"),
+            };
             decl.into_parts(id.clone())
                 .and_then(|parts| parts.into_component(dir))
                 .map(|component| {

@@ -50,10 +50,11 @@ pub fn add_to_linker(linker: &mut Linker<InstanceState>) -> wasmtime::Result<()>
     mysql::add_to_linker(linker)?;
     llm::add_to_linker(linker)?;
     spin1::add_to_linker(linker)?;
-    // Types only (the cron and MQTT triggers' metadata and errors): an empty instance
+    // Types only (the cron, MQTT and SQS triggers' messages and errors): an empty instance
     // satisfies the import their components make.
     linker.instance("fermyon:spin-cron/cron-types@2.0.0")?;
     linker.instance("spin:mqtt-trigger/spin-mqtt-types@3.0.0")?;
+    linker.instance("fermyon:spin-sqs/sqs-types@2.0.0")?;
     Ok(())
 }
 
@@ -158,9 +159,13 @@ pub struct ComponentHost {
 }
 
 impl ComponentHost {
-    pub(crate) fn instance(&self, component: &str) -> Result<InstanceHost, EngineError> {
+    pub(crate) fn instance(
+        &self,
+        component: &str,
+        cgi: Option<wasi::CgiStdio>,
+    ) -> Result<InstanceHost, EngineError> {
         Ok(InstanceHost {
-            wasi: self.wasi.ctx(component)?,
+            wasi: self.wasi.ctx(component, cgi)?,
             http: http::OutboundHttp::new(component, self.outbound.clone()),
             outbound: self.outbound.clone(),
             variables: self.variables.clone(),

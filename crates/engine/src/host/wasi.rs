@@ -8,6 +8,7 @@ use std::sync::Arc;
 
 use spinrt_app::Component;
 use wasmtime::component::Linker;
+use wasmtime_wasi::p2::pipe::{MemoryInputPipe, MemoryOutputPipe};
 use wasmtime_wasi::sockets::SocketAddrUse;
 use wasmtime_wasi::{FsPerms, WasiCtx};
 
@@ -19,6 +20,15 @@ use crate::{EngineError, InstanceState};
 pub fn add_to_linker(linker: &mut Linker<InstanceState>) -> wasmtime::Result<()> {
     wasmtime_wasi::p2::add_to_linker_async(linker)?;
     wasmtime_wasi::p3::add_to_linker(linker)
+}
+
+/// A CGI (WAGI) request as a command instance sees it: its arguments, environment (beside the
+/// component's own) and stdin; the response is what it writes to `stdout`.
+pub struct CgiStdio {
+    pub args: Vec<String>,
+    pub env: Vec<(String, String)>,
+    pub stdin: bytes::Bytes,
+    pub stdout: MemoryOutputPipe,
 }
 
 /// What every instance of one component gets from WASI.
@@ -66,12 +76,21 @@ impl ComponentWasi {
         })
     }
 
-    pub fn ctx(&self, component: &str) -> Result<WasiCtx, EngineError> {
+    pub fn ctx(&self, component: &str, cgi: Option<CgiStdio>) -> Result<WasiCtx, EngineError> {
         let mut builder = WasiCtx::builder();
-        builder
-            .stdout(self.output.stdout())
-            .stderr(self.output.stderr())
-            .envs(&self.env);
+        builder.stderr(self.output.stderr()).envs(&self.env);
+        match cgi {
+            Some(cgi) => {
+                builder
+                    .args(&cgi.args)
+                    .envs(&cgi.env)
+                    .stdin(MemoryInputPipe::new(cgi.stdin))
+                    .stdout(cgi.stdout);
+            }
+            None => {
+                builder.stdout(self.output.stdout());
+            }
+        }
         let policy = self.outbound.clone();
         builder
             .allow_ip_name_lookup(!policy.is_empty())

@@ -1,25 +1,28 @@
 //! How a component is called for a request, chosen once per component when the server starts.
 
 mod spin1;
+mod wagi;
 mod wasi_http;
 mod wasi_http3;
 
 pub use spin1::Spin1Executor;
 use spinrt_app::HttpExecutor;
 use spinrt_engine::LoadedComponent;
+pub use wagi::{RequestContext, WagiExecutor};
 pub use wasi_http::WasiHttpExecutor;
 pub use wasi_http3::WasiHttp3Executor;
 
 /// Why a request could not be answered by the guest; becomes a 500.
 #[derive(Debug, thiserror::Error)]
 #[error("{0}")]
-pub struct GuestError(String);
+pub struct GuestError(pub(crate) String);
 
 /// The executor for one component.
 pub enum Executor {
     WasiHttp3(WasiHttp3Executor),
     WasiHttp(WasiHttpExecutor),
     Spin1(Spin1Executor),
+    Wagi(WagiExecutor),
 }
 
 impl Executor {
@@ -27,11 +30,8 @@ impl Executor {
     /// in Spin, a component without an HTTP handler fails the app when it loads, not each
     /// request.
     pub fn for_component(component: &LoadedComponent, kind: &HttpExecutor) -> Result<Self, String> {
-        if *kind == HttpExecutor::Wagi {
-            return Err(format!(
-                "component '{}': the WAGI executor is not supported; build it as a wasi:http component",
-                component.id()
-            ));
+        if let HttpExecutor::Wagi(config) = kind {
+            return WagiExecutor::new(component, config).map(Executor::Wagi);
         }
         if let Ok(e) = WasiHttp3Executor::new(component) {
             return Ok(Executor::WasiHttp3(e));

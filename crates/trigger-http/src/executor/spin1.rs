@@ -2,7 +2,6 @@
 //! SDK v2 that TinyGo apps use) export once componentized. The guest gets the whole request
 //! and answers with a whole response, as on Spin.
 
-use http_body_util::BodyExt;
 use hyper::{Method as HttpMethod, Request, Response, StatusCode};
 use spinrt_engine::host::spin1::bindings::Spin1HttpTriggerPre;
 use spinrt_engine::host::spin1::bindings::fermyon::spin::http_types::{
@@ -13,11 +12,6 @@ use spinrt_engine::{InstanceState, LoadedComponent};
 
 use super::GuestError;
 use crate::body;
-
-/// The most of a request body this process holds for a Spin 1 guest, which takes it whole:
-/// its memory cap, which by default is all of a 32-bit memory, is too much for one request to
-/// make the server buffer.
-const WHOLE_BODY_LIMIT: usize = 256 << 20;
 
 pub struct Spin1Executor {
     pre: Spin1HttpTriggerPre<InstanceState>,
@@ -47,23 +41,9 @@ impl Spin1Executor {
             return Ok(response);
         };
         let (parts, body) = req.into_parts();
-        let limit = component.max_memory().min(WHOLE_BODY_LIMIT);
-        let declared = parts
-            .headers
-            .get(hyper::header::CONTENT_LENGTH)
-            .and_then(|v| v.to_str().ok()?.parse::<u64>().ok());
-        let body = match declared {
-            Some(length) if length > limit as u64 => None,
-            _ => read_body(body, limit).await?,
-        };
-        let Some(body) = body else {
-            log::debug!("component '{id}': request body over {limit} bytes refused with 413");
-            let mut response = Response::new(body::full(format!(
-                "request body larger than the {limit} bytes a Spin 1 component can take whole \
-                 (its memory limit)\n"
-            )));
-            *response.status_mut() = StatusCode::PAYLOAD_TOO_LARGE;
-            return Ok(response);
+        let body = match body::read_whole(id, &parts, body, component.max_memory()).await? {
+            Ok(body) => body,
+            Err(too_large) => return Ok(too_large),
         };
         let request = GuestRequest {
             method,
@@ -79,7 +59,7 @@ impl Spin1Executor {
                 .collect(),
             // Spin 1's `params` was never filled in; the body is always present, as on Spin.
             params: Vec::new(),
-            body: Some(body),
+            body: Some(body.to_vec()),
         };
         let mut store = component
             .new_store()
@@ -96,29 +76,6 @@ impl Spin1Executor {
             .map_err(|e| GuestError(format!("component '{id}' failed: {e:?}")))?;
         to_response(id, response)
     }
-}
-
-/// The whole request body, or `None` once it passes `limit`. Spin 1 guests take the body as one
-/// list in their memory, so a body larger than that memory can never be passed; it is refused
-/// as it arrives rather than buffered on the host first.
-async fn read_body<B>(body: B, limit: usize) -> Result<Option<Vec<u8>>, GuestError>
-where
-    B: hyper::body::Body<Data = bytes::Bytes>,
-    B::Error: Into<spinrt_engine::wasmtime_wasi_http::Error>,
-{
-    let mut body = std::pin::pin!(body);
-    let mut bytes = Vec::new();
-    while let Some(frame) = body.frame().await {
-        let frame =
-            frame.map_err(|e| GuestError(format!("reading the request body: {:?}", e.into())))?;
-        if let Ok(data) = frame.into_data() {
-            if bytes.len() + data.len() > limit {
-                return Ok(None);
-            }
-            bytes.extend_from_slice(&data);
-        }
-    }
-    Ok(Some(bytes))
 }
 
 fn method(method: &HttpMethod) -> Option<Method> {

@@ -9,7 +9,6 @@ wit_bindgen::generate!({
     path: "wit",
 });
 
-
 struct Cron;
 
 impl Guest for Cron {
