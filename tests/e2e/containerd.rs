@@ -84,6 +84,7 @@ fn spin_artifact_is_served(version: Version) {
     );
     assert!(ctd.mounts().is_empty(), "mounts left: {:?}", ctd.mounts());
     assert!(!socket.exists(), "shim socket left: {}", socket.display());
+    assert_no_errors(&ctd.log());
 }
 
 #[test]
@@ -114,6 +115,17 @@ fn plain_image_with_spin_toml_in_its_rootfs_is_served() {
     let count = |what: &str| log.lines().filter(|l| l.contains(what)).count();
     assert_eq!(count("machine code stored as"), 1, "{log}");
     assert_eq!(count("machine code from the content store"), 2, "{log}");
+    assert_no_errors(&log);
+}
+
+/// A first run (a cache miss) is ordinary: nothing in containerd's log (the shim's lines
+/// included, with their levels) reads as an error.
+fn assert_no_errors(log: &str) {
+    let errors: Vec<&str> = log.lines().filter(|l| l.contains("level=error")).collect();
+    assert!(
+        errors.is_empty(),
+        "errors logged on a normal run: {errors:#?}"
+    );
 }
 
 #[test]
