@@ -5,7 +5,7 @@ set -euo pipefail
 
 APT_PACKAGES=(protobuf-compiler libseccomp-dev pkg-config curl runc debian-archive-keyring
   docker-registry redis-server mosquitto postgresql mariadb-server wrk busybox-static
-  containernetworking-plugins python3-venv)
+  containernetworking-plugins python3-venv prometheus)
 WASM_TARGETS=(wasm32-wasip1 wasm32-wasip2 wasm32-unknown-unknown)
 
 missing=()

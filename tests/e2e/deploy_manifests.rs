@@ -207,6 +207,39 @@ fn the_example_app_is_the_seeds_deployment_service_ingress_and_hpa() {
         .filter_map(|p| p.name.clone())
         .collect();
 
+    // Prometheus is pointed at the port the metrics endpoint opens.
+    let annotations = deployment
+        .spec
+        .as_ref()
+        .and_then(|s| s.template.metadata.as_ref())
+        .and_then(|m| m.annotations.clone())
+        .unwrap_or_default();
+    let metrics_addr = main
+        .env
+        .iter()
+        .flatten()
+        .find(|e| e.name == "SPIN_METRICS_ADDR")
+        .and_then(|e| e.value.clone())
+        .expect("the example turns the metrics endpoint on");
+    let scraped_port = annotations
+        .get("prometheus.io/port")
+        .expect("a scrape port");
+    assert_eq!(
+        annotations.get("prometheus.io/scrape").map(String::as_str),
+        Some("true")
+    );
+    assert!(
+        metrics_addr.ends_with(&format!(":{scraped_port}")),
+        "{metrics_addr}"
+    );
+    assert!(
+        main.ports
+            .iter()
+            .flatten()
+            .any(|p| p.container_port.to_string() == *scraped_port),
+        "no container port {scraped_port}"
+    );
+
     let pod_labels = deployment
         .spec
         .as_ref()

@@ -21,6 +21,19 @@ pub struct Service {
     _dir: Option<tempfile::TempDir>,
 }
 
+impl Service {
+    /// A service that is a process of its own, with its files in `dir`.
+    fn process(port: u16, child: Child, stop_signal: &'static str, dir: tempfile::TempDir) -> Self {
+        Self {
+            port,
+            child: Some(child),
+            stop_signal,
+            _runtime: None,
+            _dir: Some(dir),
+        }
+    }
+}
+
 impl Drop for Service {
     fn drop(&mut self) {
         if let Some(child) = &mut self.child {
@@ -143,13 +156,7 @@ pub fn redis_on(port: u16) -> Service {
     .arg(dir.path());
     let child = spawn_in(dir.path(), cmd);
     await_port(port, "redis-server", &dir.path().join("service.log"));
-    Service {
-        port,
-        child: Some(child),
-        stop_signal: "-INT",
-        _runtime: None,
-        _dir: Some(dir),
-    }
+    Service::process(port, child, "-INT", dir)
 }
 
 /// Mosquitto with anonymous access, as the conformance suite's `mqtt` precondition wants.
@@ -170,13 +177,7 @@ pub fn mqtt_on(port: u16) -> Service {
     cmd.arg("-c").arg(&config);
     let child = spawn_in(dir.path(), cmd);
     await_port(port, "mosquitto", &dir.path().join("service.log"));
-    Service {
-        port,
-        child: Some(child),
-        stop_signal: "-INT",
-        _runtime: None,
-        _dir: Some(dir),
-    }
+    Service::process(port, child, "-INT", dir)
 }
 
 /// Subscribes to `topic` on the MQTT broker at `port`, then runs `publish` (which makes
@@ -306,13 +307,7 @@ pub fn postgres(database: &str, init: &[std::path::PathBuf]) -> Service {
     for file in init {
         psql(&["-d", database], Some(file));
     }
-    Service {
-        port,
-        child: Some(child),
-        stop_signal: "-INT",
-        _runtime: None,
-        _dir: Some(dir),
-    }
+    Service::process(port, child, "-INT", dir)
 }
 
 /// MariaDB with a database `database` that user `spin` (password `spin`) may use from
@@ -359,13 +354,7 @@ pub fn mariadb(database: &str) -> Service {
         "mariadb: {}",
         String::from_utf8_lossy(&out.stderr)
     );
-    Service {
-        port,
-        child: Some(child),
-        stop_signal: "-TERM",
-        _runtime: None,
-        _dir: Some(dir),
-    }
+    Service::process(port, child, "-TERM", dir)
 }
 
 /// Publishes `payload` on `topic` to the MQTT broker at `port` (QoS 1, acknowledged).
@@ -409,13 +398,7 @@ pub fn sqs() -> Service {
     cmd.args(["-H", "127.0.0.1", "-p", &port.to_string()]);
     let child = spawn_in(dir.path(), cmd);
     await_port(port, "moto_server", &dir.path().join("service.log"));
-    Service {
-        port,
-        child: Some(child),
-        stop_signal: "-INT",
-        _runtime: None,
-        _dir: Some(dir),
-    }
+    Service::process(port, child, "-INT", dir)
 }
 
 /// One call of the SQS JSON protocol (`action` as in `AmazonSQS.CreateQueue`) on the server at
@@ -440,5 +423,58 @@ pub fn sqs_call(port: u16, action: &str, request: serde_json::Value) -> serde_js
         let text = res.text().await.unwrap();
         assert!(status.is_success(), "SQS {action}: {status} {text}");
         serde_json::from_str(&text).unwrap_or_else(|e| panic!("SQS {action}: {e}: {text}"))
+    })
+}
+
+/// Debian's Prometheus scraping `http://127.0.0.1:TARGET/metrics` every second, its own data in
+/// a temp directory; `port` is its HTTP API's.
+pub fn prometheus(target: u16) -> Service {
+    let dir = tempfile::tempdir().unwrap();
+    let config = dir.path().join("prometheus.yml");
+    std::fs::write(
+        &config,
+        format!(
+            "global:\n  scrape_interval: 1s\n  scrape_timeout: 1s\nscrape_configs:\n  \
+             - job_name: spin\n    static_configs:\n      - targets: ['127.0.0.1:{target}']\n"
+        ),
+    )
+    .unwrap();
+    let port = free_port();
+    let mut cmd = Command::new("/usr/bin/prometheus");
+    cmd.arg(format!("--config.file={}", config.display()))
+        .arg(format!(
+            "--storage.tsdb.path={}",
+            dir.path().join("data").display()
+        ))
+        .arg(format!("--web.listen-address=127.0.0.1:{port}"));
+    let child = spawn_in(dir.path(), cmd);
+    await_port(port, "prometheus", &dir.path().join("service.log"));
+    Service::process(port, child, "-TERM", dir)
+}
+
+/// An instant PromQL query against the Prometheus at `port`: each series' labels and value.
+pub fn prometheus_query(
+    port: u16,
+    query: &str,
+) -> Vec<(serde_json::Map<String, serde_json::Value>, f64)> {
+    crate::net::block_on(async {
+        let res = crate::net::client()
+            .get(format!("http://127.0.0.1:{port}/api/v1/query"))
+            .query(&[("query", query)])
+            .send()
+            .await
+            .unwrap_or_else(|e| panic!("prometheus {query}: {e}"));
+        let body: serde_json::Value = serde_json::from_str(&res.text().await.unwrap()).unwrap();
+        assert_eq!(body["status"], "success", "{query}: {body}");
+        body["data"]["result"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|series| {
+                let labels = series["metric"].as_object().unwrap().clone();
+                let value = series["value"][1].as_str().unwrap().parse().unwrap();
+                (labels, value)
+            })
+            .collect()
     })
 }

@@ -139,13 +139,13 @@ pub struct RouteMatch<'r> {
     params: Vec<(String, String)>,
 }
 
-impl RouteMatch<'_> {
-    pub fn component(&self) -> &str {
+impl<'r> RouteMatch<'r> {
+    pub fn component(&self) -> &'r str {
         &self.entry.component
     }
 
     /// The route as written in the manifest (`spin-raw-component-route`).
-    pub fn raw_route(&self) -> &str {
+    pub fn raw_route(&self) -> &'r str {
         &self.entry.raw
     }
 

@@ -60,6 +60,9 @@ impl Engine {
             },
             None => None,
         };
+        if let Some(metrics) = spinrt_telemetry::metrics::get() {
+            metrics.set_instance_pool_size(config.pooling.total_component_instances);
+        }
         let ticker = EpochTicker::spawn(wasmtime.weak(), config.epoch_tick)
             .map_err(|e| EngineError::Config(format!("spawning the epoch thread: {e}")))?;
         Ok(Self {

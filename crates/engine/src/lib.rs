@@ -27,7 +27,7 @@ pub use loaded::{LoadedApp, LoadedComponent};
 pub use runtime_config::{
     KeyValueStoreConfig, RedisStore, RuntimeConfig, SpinStore, SqliteDatabaseConfig, read_dotenv,
 };
-pub use state::InstanceState;
+pub use state::{InstanceState, count_if_trap};
 
 pub use wasmtime;
 pub use wasmtime_wasi;

@@ -70,6 +70,7 @@ impl LoadedApp {
                     )
                 })
             };
+            let started = std::time::Instant::now();
             let (component, outcome) = match &c.source {
                 ComponentSource::File(path) => engine.load_component(&c.id, &read(path)?)?,
                 ComponentSource::Inline(bytes) => engine.load_component(&c.id, bytes)?,
@@ -78,6 +79,10 @@ impl LoadedApp {
                     LoadOutcome::Cached,
                 ),
             };
+            if let Some(metrics) = spinrt_telemetry::metrics::get() {
+                let compiled = outcome == LoadOutcome::Compiled;
+                metrics.component_loaded(&c.id, !compiled, started.elapsed());
+            }
             let pre = linker
                 .instantiate_pre(&component)
                 .map_err(|e| EngineError::component(&c.id, link_error(engine, &component, e)))?;
@@ -168,14 +173,26 @@ impl LoadedComponent {
     }
 
     fn store(&self, cgi: Option<CgiStdio>) -> Result<Store<InstanceState>, EngineError> {
+        let metrics = spinrt_telemetry::metrics::get();
         let state = InstanceState::new(
+            &self.id,
             self.host.instance(&self.id, cgi)?,
             self.engine.max_memory_size(),
             self.engine.guest_running(),
         );
         let mut store = Store::new(self.pre.engine(), state);
         store.limiter(|s| s.limits());
-        store.epoch_deadline_async_yield_and_update(1);
+        match metrics {
+            // The same yield, counted.
+            Some(metrics) => {
+                let yields = metrics.epoch_yields(&self.id);
+                store.epoch_deadline_callback(move |_| {
+                    yields.inc();
+                    Ok(wasmtime::UpdateDeadline::Yield(1))
+                });
+            }
+            None => store.epoch_deadline_async_yield_and_update(1),
+        }
         Ok(store)
     }
 }

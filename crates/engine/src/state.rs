@@ -1,5 +1,6 @@
+use spinrt_telemetry::metrics::InstanceInUse;
 use wasmtime::component::ResourceTable;
-use wasmtime::{StoreLimits, StoreLimitsBuilder};
+use wasmtime::{ResourceLimiter, StoreLimits, StoreLimitsBuilder};
 use wasmtime_wasi::{WasiCtxView, WasiView};
 use wasmtime_wasi_http::{WasiHttpCtx, WasiHttpCtxView, WasiHttpView};
 
@@ -11,23 +12,35 @@ pub struct InstanceState {
     table: ResourceTable,
     http: WasiHttpCtx,
     host: InstanceHost,
-    limits: StoreLimits,
+    limits: Limits,
     /// Keeps the epoch ticking while this instance's store lives.
     _running: GuestRunning,
+    /// Counts this instance in the metrics while it lives (when they are on).
+    _in_use: Option<InstanceInUse>,
 }
 
 impl InstanceState {
-    pub(crate) fn new(host: InstanceHost, max_memory: usize, running: GuestRunning) -> Self {
+    pub(crate) fn new(
+        component: &str,
+        host: InstanceHost,
+        max_memory: usize,
+        running: GuestRunning,
+    ) -> Self {
+        let metrics = spinrt_telemetry::metrics::get();
         Self {
             table: ResourceTable::new(),
             http: WasiHttpCtx::new(),
             host,
-            limits: StoreLimitsBuilder::new().memory_size(max_memory).build(),
+            limits: Limits {
+                limits: StoreLimitsBuilder::new().memory_size(max_memory).build(),
+                counted_as: metrics.map(|_| component.to_string()),
+            },
             _running: running,
+            _in_use: metrics.map(|m| m.instance_created(component)),
         }
     }
 
-    pub(crate) fn limits(&mut self) -> &mut StoreLimits {
+    pub(crate) fn limits(&mut self) -> &mut dyn ResourceLimiter {
         &mut self.limits
     }
 
@@ -54,5 +67,75 @@ impl WasiHttpView for InstanceState {
             table: &mut self.table,
             hooks: &mut self.host.http,
         }
+    }
+}
+
+/// Counts `error`, which a call of `component`'s ended in, in the metrics (when they are on)
+/// if it is a trap.
+pub fn count_if_trap(component: &str, error: &wasmtime::Error) {
+    if let Some(metrics) = spinrt_telemetry::metrics::get()
+        && error.downcast_ref::<wasmtime::Trap>().is_some()
+    {
+        metrics.trapped(component);
+    }
+}
+
+/// The instance's memory limit; a growth it refuses is counted in the metrics (when they are
+/// on) under the component's id.
+struct Limits {
+    limits: StoreLimits,
+    counted_as: Option<String>,
+}
+
+impl Limits {
+    fn counted(&self, allowed: wasmtime::Result<bool>) -> wasmtime::Result<bool> {
+        if let (Ok(false), Some(component), Some(metrics)) =
+            (&allowed, &self.counted_as, spinrt_telemetry::metrics::get())
+        {
+            metrics.memory_grow_refused(component);
+        }
+        allowed
+    }
+}
+
+impl ResourceLimiter for Limits {
+    fn memory_growing(
+        &mut self,
+        current: usize,
+        desired: usize,
+        maximum: Option<usize>,
+    ) -> wasmtime::Result<bool> {
+        let allowed = self.limits.memory_growing(current, desired, maximum);
+        self.counted(allowed)
+    }
+
+    fn table_growing(
+        &mut self,
+        current: usize,
+        desired: usize,
+        maximum: Option<usize>,
+    ) -> wasmtime::Result<bool> {
+        let allowed = self.limits.table_growing(current, desired, maximum);
+        self.counted(allowed)
+    }
+
+    fn memory_grow_failed(&mut self, error: wasmtime::Error) -> wasmtime::Result<()> {
+        self.limits.memory_grow_failed(error)
+    }
+
+    fn table_grow_failed(&mut self, error: wasmtime::Error) -> wasmtime::Result<()> {
+        self.limits.table_grow_failed(error)
+    }
+
+    fn instances(&self) -> usize {
+        self.limits.instances()
+    }
+
+    fn tables(&self) -> usize {
+        self.limits.tables()
+    }
+
+    fn memories(&self) -> usize {
+        self.limits.memories()
     }
 }

@@ -55,12 +55,25 @@ fn run(task_file: &Path) -> Result<i32> {
     let addr =
         spinrt_trigger_http::listen_addr(None, |k| env.get(k)).map_err(anyhow::Error::msg)?;
 
+    let metrics_addr = env
+        .get(spinrt_telemetry::METRICS_ADDR_ENV)
+        .map(|a| {
+            a.parse::<std::net::SocketAddr>().with_context(|| {
+                format!(
+                    "{}={a} is not an address",
+                    spinrt_telemetry::METRICS_ADDR_ENV
+                )
+            })
+        })
+        .transpose()?;
+
     task.confinement.enter().context("confining the server")?;
     // Port 80 needs the capability the process drops next.
     // Its failure matters only to an app with an HTTP trigger, known once the app is read.
-    let listener = std::net::TcpListener::bind(addr)
-        .and_then(|l| l.set_nonblocking(true).map(|()| l))
-        .with_context(|| format!("cannot listen on {addr}"));
+    let listener = bind(addr).with_context(|| format!("cannot listen on {addr}"));
+    let metrics = metrics_addr
+        .map(|addr| bind(addr).with_context(|| format!("cannot serve metrics on {addr}")))
+        .transpose()?;
     task.confinement
         .lock_down()
         .context("dropping the server's privileges")?;
@@ -73,10 +86,23 @@ fn run(task_file: &Path) -> Result<i32> {
         .worker_threads(2)
         .enable_all()
         .build()?;
-    let served = runtime.block_on(serve(task, env, listener, stop_signals, output.clone()));
+    let served = runtime.block_on(async {
+        // Before the app loads, so its components' load is measured too.
+        if let Some(metrics) = metrics {
+            spinrt_telemetry::prometheus::spawn(tokio::net::TcpListener::from_std(metrics)?);
+        }
+        serve(task, env, listener, stop_signals, output.clone()).await
+    });
     // What was logged last (why the app did not load) is still queued.
     output.flush(Duration::from_secs(2));
     served
+}
+
+/// A listener in the pod's network namespace, ready for tokio.
+fn bind(addr: std::net::SocketAddr) -> std::io::Result<std::net::TcpListener> {
+    let listener = std::net::TcpListener::bind(addr)?;
+    listener.set_nonblocking(true)?;
+    Ok(listener)
 }
 
 fn stop_signals() -> nix::sys::signal::SigSet {

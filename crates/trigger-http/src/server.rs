@@ -181,11 +181,41 @@ impl HttpServer {
         Ok(())
     }
 
-    /// Answers one request: Spin's well-known endpoints, a routed component, or 404.
+    /// Answers one request: Spin's well-known endpoints, a routed component, or 404; counted
+    /// in the metrics when they are on.
     pub async fn handle<B>(
         &self,
+        req: Request<B>,
+        client_addr: SocketAddr,
+    ) -> Response<HyperOutgoingBody>
+    where
+        B: hyper::body::Body<Data = bytes::Bytes> + Send + 'static,
+        B::Error: Into<spinrt_engine::wasmtime_wasi_http::Error>,
+    {
+        let mut routed = None;
+        let Some(metrics) = spinrt_telemetry::metrics::get() else {
+            return self.respond(req, client_addr, &mut routed).await;
+        };
+        let method = req.method().clone();
+        let _active = metrics.request_started(&method);
+        let started = std::time::Instant::now();
+        let response = self.respond(req, client_addr, &mut routed).await;
+        metrics.request_answered(
+            &method,
+            routed.map(|(route, _)| route),
+            routed.map(|(_, component)| component),
+            response.status().as_u16(),
+            started.elapsed(),
+        );
+        response
+    }
+
+    /// [`Self::handle`]'s answer; `routed` gets the route and component a route matched.
+    async fn respond<'s, B>(
+        &'s self,
         mut req: Request<B>,
         client_addr: SocketAddr,
+        routed: &mut Option<(&'s str, &'s str)>,
     ) -> Response<HyperOutgoingBody>
     where
         B: hyper::body::Body<Data = bytes::Bytes> + Send + 'static,
@@ -200,6 +230,7 @@ impl HttpServer {
             return status(StatusCode::NOT_FOUND);
         };
         let component_id = route.component();
+        *routed = Some((route.raw_route(), component_id));
         let (Some(component), Some(executor)) = (
             self.app.component(component_id),
             self.executors.get(component_id),

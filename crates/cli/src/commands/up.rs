@@ -37,6 +37,9 @@ pub struct UpCommand {
     /// --component-id` does; the shim takes the same list from SPIN_COMPONENTS_TO_RETAIN.
     #[arg(short = 'c', long = "component-id")]
     component_ids: Vec<String>,
+    /// Serve Prometheus metrics on this address, at /metrics [default: off].
+    #[arg(long, env = spinrt_telemetry::METRICS_ADDR_ENV)]
+    metrics_addr: Option<std::net::SocketAddr>,
     /// Seconds in-flight requests get to finish after SIGTERM or Ctrl-C.
     #[arg(long, default_value_t = 10)]
     grace_period: u64,
@@ -68,6 +71,13 @@ impl UpCommand {
             .enable_all()
             .build()?;
         let code = runtime.block_on(async move {
+            // First, so the components' load is measured too.
+            if let Some(addr) = self.metrics_addr {
+                let listener = tokio::net::TcpListener::bind(addr)
+                    .await
+                    .with_context(|| format!("cannot serve metrics on {addr}"))?;
+                spinrt_telemetry::prometheus::spawn(listener);
+            }
             let mut source = self.source().await?;
             if !self.component_ids.is_empty() {
                 source.app.retain_components(&self.component_ids)?;

@@ -82,7 +82,10 @@ impl GuestTask {
                 tokio::spawn(async move {
                     let failure = match task.await {
                         Ok(Ok(())) => return,
-                        Ok(Err(e)) => format!("{e:?}"),
+                        Ok(Err(e)) => {
+                            spinrt_engine::count_if_trap(&id, &e);
+                            format!("{e:?}")
+                        }
                         Err(e) => format!("panicked: {e}"),
                     };
                     log::error!(
@@ -95,7 +98,10 @@ impl GuestTask {
             Err(_) => {
                 let why = match self.disarm().await {
                     Ok(Ok(())) => "returned without setting a response".to_string(),
-                    Ok(Err(e)) => format!("failed: {e:?}"),
+                    Ok(Err(e)) => {
+                        spinrt_engine::count_if_trap(id, &e);
+                        format!("failed: {e:?}")
+                    }
                     Err(e) => format!("panicked: {e}"),
                 };
                 Err(GuestError(format!("component '{id}' {why}")))

@@ -73,7 +73,10 @@ impl Spin1Executor {
             .fermyon_spin_inbound_http()
             .call_handle_request(&mut store, &request)
             .await
-            .map_err(|e| GuestError(format!("component '{id}' failed: {e:?}")))?;
+            .map_err(|e| {
+                spinrt_engine::count_if_trap(id, &e);
+                GuestError(format!("component '{id}' failed: {e:?}"))
+            })?;
         to_response(id, response)
     }
 }

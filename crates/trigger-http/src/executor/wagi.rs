@@ -95,7 +95,10 @@ impl WagiExecutor {
                         "component '{id}' (WAGI) exited with status {code}"
                     )));
                 }
-                None => return Err(GuestError(format!("component '{id}' failed: {e:?}"))),
+                None => {
+                    spinrt_engine::count_if_trap(id, &e);
+                    return Err(GuestError(format!("component '{id}' failed: {e:?}")));
+                }
             },
         }
         drop(store);
