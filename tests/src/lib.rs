@@ -9,6 +9,7 @@ pub mod cri;
 pub mod images;
 pub mod net;
 pub mod netns;
+pub mod otlp;
 pub mod registry;
 pub mod report;
 pub mod server;

@@ -44,6 +44,11 @@ impl InstanceState {
         &mut self.limits
     }
 
+    /// Makes the instance's outbound requests part of `trace` (spans, `traceparent`).
+    pub fn join_trace(&mut self, trace: spinrt_telemetry::traces::TraceContext) {
+        self.host.http.trace = Some(trace);
+    }
+
     /// The host interfaces' state and the resource table, borrowed together (each interface's
     /// view takes its own part of the first and the second).
     pub(crate) fn host_and_table(&mut self) -> (&mut InstanceHost, &mut ResourceTable) {

@@ -7,6 +7,7 @@
 
 pub mod metrics;
 pub mod prometheus;
+pub mod traces;
 
 /// The environment variable (of a task, or of `spinrt up`) that turns the Prometheus endpoint
 /// on: the address to listen on, `0.0.0.0:9090` for example.

@@ -234,7 +234,7 @@ fn component_labels(component: &str) -> ComponentLabels {
 
 /// The method as OpenTelemetry records it: a known method by name, any other as `_OTHER`, so
 /// clients cannot grow the label set without bound.
-fn method_label(method: &http::Method) -> &'static str {
+pub(crate) fn method_label(method: &http::Method) -> &'static str {
     match method.as_str() {
         "GET" => "GET",
         "HEAD" => "HEAD",

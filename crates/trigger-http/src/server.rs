@@ -14,6 +14,7 @@ use spinrt_app::HttpExecutor;
 use spinrt_app::routes::{Router, WELL_KNOWN_PREFIX};
 use spinrt_engine::LoadedApp;
 use spinrt_engine::wasmtime_wasi_http::p2::body::HyperOutgoingBody;
+use spinrt_telemetry::traces::{self, TraceContext};
 use tokio::net::TcpListener;
 
 use crate::executor::{Executor, RequestContext};
@@ -193,20 +194,35 @@ impl HttpServer {
         B::Error: Into<spinrt_engine::wasmtime_wasi_http::Error>,
     {
         let mut routed = None;
-        let Some(metrics) = spinrt_telemetry::metrics::get() else {
-            return self.respond(req, client_addr, &mut routed).await;
+        let metrics = spinrt_telemetry::metrics::get();
+        // Probes of the well-known endpoints are counted, not traced.
+        let span = match req.uri().path() {
+            path if path.starts_with(WELL_KNOWN_PREFIX) => None,
+            path => traces::server_span(req.headers(), req.method(), path),
         };
+        if metrics.is_none() && span.is_none() {
+            return self.respond(req, client_addr, None, &mut routed).await;
+        }
         let method = req.method().clone();
-        let _active = metrics.request_started(&method);
+        let _active = metrics.map(|m| m.request_started(&method));
         let started = std::time::Instant::now();
-        let response = self.respond(req, client_addr, &mut routed).await;
-        metrics.request_answered(
-            &method,
-            routed.map(|(route, _)| route),
-            routed.map(|(_, component)| component),
-            response.status().as_u16(),
-            started.elapsed(),
-        );
+        let trace = span.as_ref().map(traces::RequestSpan::trace);
+        let response = self
+            .respond(req, client_addr, trace.as_ref(), &mut routed)
+            .await;
+        let status = response.status().as_u16();
+        if let Some(metrics) = metrics {
+            metrics.request_answered(
+                &method,
+                routed.map(|(route, _)| route),
+                routed.map(|(_, component)| component),
+                status,
+                started.elapsed(),
+            );
+        }
+        if let Some(span) = span {
+            span.finish(routed, status);
+        }
         response
     }
 
@@ -215,6 +231,7 @@ impl HttpServer {
         &'s self,
         mut req: Request<B>,
         client_addr: SocketAddr,
+        trace: Option<&TraceContext>,
         routed: &mut Option<(&'s str, &'s str)>,
     ) -> Response<HyperOutgoingBody>
     where
@@ -258,14 +275,14 @@ impl HttpServer {
                 full_url: &full_url_text,
                 client_addr,
             };
-            e.execute(component, req, context).await
+            e.execute(component, req, context, trace).await
         } else {
             headers::apply(req.headers_mut(), &full_url_text, &route, client_addr);
             *req.uri_mut() = full_url;
             match executor {
-                Executor::WasiHttp3(e) => e.execute(component, req).await,
-                Executor::WasiHttp(e) => e.execute(component, req).await,
-                Executor::Spin1(e) => e.execute(component, req).await,
+                Executor::WasiHttp3(e) => e.execute(component, req, trace).await,
+                Executor::WasiHttp(e) => e.execute(component, req, trace).await,
+                Executor::Spin1(e) => e.execute(component, req, trace).await,
                 Executor::Wagi(_) => unreachable!("handled above"),
             }
         }

@@ -10,6 +10,8 @@ use std::sync::Arc;
 use wasmtime::component::Linker;
 use wasmtime_wasi_http::{Error, RequestOptions, WasiBody, WasiHttpHooks};
 
+use spinrt_telemetry::traces::TraceContext;
+
 use super::outbound::OutboundPolicy;
 use crate::InstanceState;
 
@@ -18,10 +20,11 @@ pub fn add_to_linker(linker: &mut Linker<InstanceState>) -> wasmtime::Result<()>
     wasmtime_wasi_http::p3::add_to_linker(linker)
 }
 
-/// Per-instance outbound HTTP: the component's policy.
+/// Per-instance outbound HTTP: the component's policy, and the trace its requests join.
 pub struct OutboundHttp {
     component: String,
     policy: Arc<OutboundPolicy>,
+    pub(crate) trace: Option<TraceContext>,
 }
 
 impl OutboundHttp {
@@ -29,6 +32,7 @@ impl OutboundHttp {
         Self {
             component: component.to_string(),
             policy,
+            trace: None,
         }
     }
 
@@ -63,16 +67,27 @@ type SendResult = Result<
 impl WasiHttpHooks for OutboundHttp {
     fn send_request(
         &mut self,
-        request: http::Request<WasiBody>,
+        mut request: http::Request<WasiBody>,
         options: Option<RequestOptions>,
         _fut: Box<dyn Future<Output = Result<(), Error>> + Send>,
     ) -> Box<dyn Future<Output = SendResult> + Send> {
         if !self.allows(request.uri()) {
             return Box::new(async { Err(Error::HttpRequestDenied) });
         }
+        let span = self
+            .trace
+            .as_ref()
+            .map(|t| t.outbound_request(&mut request));
         Box::new(async move {
             use http_body_util::BodyExt;
-            let (response, io) = wasmtime_wasi_http::default_send_request(request, options).await?;
+            let sent = wasmtime_wasi_http::default_send_request(request, options).await;
+            if let Some(span) = span {
+                span.finish(match &sent {
+                    Ok((response, _)) => Ok(response.status().as_u16()),
+                    Err(e) => Err(format!("{e:?}")),
+                });
+            }
+            let (response, io) = sent?;
             Ok((
                 response.map(BodyExt::boxed_unsync),
                 Box::new(io) as Box<dyn Future<Output = Result<(), Error>> + Send>,

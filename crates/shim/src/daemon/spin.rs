@@ -139,14 +139,14 @@ impl SpinServer {
         let (confinement, pid_namespace) = confinement(spec, bundle, binds)?;
         let process = spec.process().as_ref().context("the spec has no process")?;
         let env = process.env().clone().unwrap_or_default();
-        // The AWS SDK (the SQS trigger) reads its configuration from the process environment:
-        // the task's AWS_* variables are the server's only ones. Nothing else of the task's
-        // environment is, as it is exec'd before it confines itself (LD_PRELOAD and the like
-        // must not reach the loader).
-        let aws_env: Vec<(String, String)> = env
+        // The AWS SDK (the SQS trigger) and OpenTelemetry's exporter read their configuration
+        // from the process environment: the task's AWS_* and OTEL_* variables are the server's
+        // only ones. Nothing else of the task's environment is, as it is exec'd before it
+        // confines itself (LD_PRELOAD and the like must not reach the loader).
+        let sdk_env: Vec<(String, String)> = env
             .iter()
             .filter_map(|kv| kv.split_once('='))
-            .filter(|(k, _)| k.starts_with("AWS_"))
+            .filter(|(k, _)| k.starts_with("AWS_") || k.starts_with("OTEL_"))
             .map(|(k, v)| (k.to_string(), v.to_string()))
             .collect();
         let task = ServerTask {
@@ -167,7 +167,7 @@ impl SpinServer {
             .arg(SUBCOMMAND)
             .arg(&task_file)
             .env_clear()
-            .envs(aws_env)
+            .envs(sdk_env)
             .current_dir("/")
             .stdin(stdio.stdin)
             .stdout(stdio.stdout)

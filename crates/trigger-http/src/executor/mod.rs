@@ -7,7 +7,8 @@ mod wasi_http3;
 
 pub use spin1::Spin1Executor;
 use spinrt_app::HttpExecutor;
-use spinrt_engine::LoadedComponent;
+use spinrt_engine::{InstanceState, LoadedComponent, wasmtime};
+use spinrt_telemetry::traces::TraceContext;
 pub use wagi::{RequestContext, WagiExecutor};
 pub use wasi_http::WasiHttpExecutor;
 pub use wasi_http3::WasiHttp3Executor;
@@ -16,6 +17,20 @@ pub use wasi_http3::WasiHttp3Executor;
 #[derive(Debug, thiserror::Error)]
 #[error("{0}")]
 pub struct GuestError(pub(crate) String);
+
+/// A fresh store for one request's instance, in the request's trace (when tracing is on).
+fn request_store(
+    component: &LoadedComponent,
+    trace: Option<&TraceContext>,
+) -> Result<wasmtime::Store<InstanceState>, GuestError> {
+    let mut store = component
+        .new_store()
+        .map_err(|e| GuestError(e.to_string()))?;
+    if let Some(trace) = trace {
+        store.data_mut().join_trace(trace.clone());
+    }
+    Ok(store)
+}
 
 /// The executor for one component.
 pub enum Executor {

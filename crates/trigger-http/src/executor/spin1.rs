@@ -10,6 +10,8 @@ use spinrt_engine::host::spin1::bindings::fermyon::spin::http_types::{
 use spinrt_engine::wasmtime_wasi_http::p2::body::HyperOutgoingBody;
 use spinrt_engine::{InstanceState, LoadedComponent};
 
+use spinrt_telemetry::traces::TraceContext;
+
 use super::GuestError;
 use crate::body;
 
@@ -29,6 +31,7 @@ impl Spin1Executor {
         &self,
         component: &LoadedComponent,
         req: Request<B>,
+        trace: Option<&TraceContext>,
     ) -> Result<Response<HyperOutgoingBody>, GuestError>
     where
         B: hyper::body::Body<Data = bytes::Bytes> + Send + 'static,
@@ -61,9 +64,7 @@ impl Spin1Executor {
             params: Vec::new(),
             body: Some(body.to_vec()),
         };
-        let mut store = component
-            .new_store()
-            .map_err(|e| GuestError(e.to_string()))?;
+        let mut store = super::request_store(component, trace)?;
         let guest = self
             .pre
             .instantiate_async(&mut store)

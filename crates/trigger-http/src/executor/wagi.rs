@@ -18,6 +18,8 @@ use spinrt_engine::wasmtime_wasi::p2::pipe::MemoryOutputPipe;
 use spinrt_engine::wasmtime_wasi_http::p2::body::HyperOutgoingBody;
 use spinrt_engine::{InstanceState, LoadedComponent};
 
+use spinrt_telemetry::traces::TraceContext;
+
 use super::GuestError;
 use crate::{body, headers};
 
@@ -57,6 +59,7 @@ impl WagiExecutor {
         component: &LoadedComponent,
         req: Request<B>,
         context: RequestContext<'_>,
+        trace: Option<&TraceContext>,
     ) -> Result<Response<HyperOutgoingBody>, GuestError>
     where
         B: hyper::body::Body<Data = Bytes> + Send + 'static,
@@ -79,6 +82,9 @@ impl WagiExecutor {
         let mut store = component
             .new_cgi_store(cgi)
             .map_err(|e| GuestError(e.to_string()))?;
+        if let Some(trace) = trace {
+            store.data_mut().join_trace(trace.clone());
+        }
         let guest = self
             .pre
             .instantiate_async(&mut store)

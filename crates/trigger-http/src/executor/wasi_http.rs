@@ -10,6 +10,8 @@ use spinrt_engine::wasmtime_wasi_http::p2::bindings::http::types::Scheme;
 use spinrt_engine::wasmtime_wasi_http::p2::body::HyperOutgoingBody;
 use spinrt_engine::{InstanceState, LoadedComponent};
 
+use spinrt_telemetry::traces::TraceContext;
+
 use super::{GuestError, GuestTask};
 
 pub struct WasiHttpExecutor {
@@ -41,15 +43,14 @@ impl WasiHttpExecutor {
         &self,
         component: &LoadedComponent,
         req: Request<B>,
+        trace: Option<&TraceContext>,
     ) -> Result<Response<HyperOutgoingBody>, GuestError>
     where
         B: hyper::body::Body<Data = bytes::Bytes> + Send + 'static,
         B::Error: Into<spinrt_engine::wasmtime_wasi_http::Error>,
     {
         let id = component.id();
-        let mut store = component
-            .new_store()
-            .map_err(|e| GuestError(e.to_string()))?;
+        let mut store = super::request_store(component, trace)?;
         let (sender, receiver) = tokio::sync::oneshot::channel();
         let (request, outparam) = {
             let mut http = store.data_mut().http();

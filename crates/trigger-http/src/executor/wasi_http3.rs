@@ -22,6 +22,8 @@ use spinrt_engine::wasmtime_wasi_http::p3::bindings::ServicePre;
 use spinrt_engine::{InstanceState, LoadedComponent};
 use tokio::sync::oneshot;
 
+use spinrt_telemetry::traces::TraceContext;
+
 use super::{GuestError, GuestTask};
 
 pub struct WasiHttp3Executor {
@@ -40,15 +42,14 @@ impl WasiHttp3Executor {
         &self,
         component: &LoadedComponent,
         req: Request<B>,
+        trace: Option<&TraceContext>,
     ) -> Result<Response<HyperOutgoingBody>, GuestError>
     where
         B: hyper::body::Body<Data = bytes::Bytes> + Send + 'static,
         B::Error: Into<spinrt_engine::wasmtime_wasi_http::Error>,
     {
         let id = component.id();
-        let mut store = component
-            .new_store()
-            .map_err(|e| GuestError(e.to_string()))?;
+        let mut store = super::request_store(component, trace)?;
         let (request, request_io) = GuestRequest::from_http(store.data_mut().http().hooks, req);
         let pre = self.pre.clone();
         let (response_tx, response_rx) = oneshot::channel();

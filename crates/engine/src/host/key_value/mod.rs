@@ -14,12 +14,14 @@ mod wasi_keyvalue;
 pub use wasi_keyvalue::Cas;
 
 use std::collections::BTreeMap;
+use std::future::Future;
 use std::path::Path;
 use std::sync::{Arc, Mutex};
 
 use ::redis::AsyncCommands;
 use ::redis::aio::MultiplexedConnection;
 use rusqlite::OptionalExtension;
+use spinrt_telemetry::traces::TraceContext;
 use wasmtime::component::{HasData, Linker, Resource, ResourceTable};
 
 use super::bindings;
@@ -42,8 +44,64 @@ enum Backend {
     },
 }
 
-/// An open store, as the guest holds it.
-pub struct Store(Arc<KvStore>);
+/// An open store, as the guest holds it: the store, and the trace its calls are part of.
+pub struct Store(TracedKv);
+
+/// A store whose calls are spans of a request's trace (when tracing is on).
+#[derive(Clone)]
+pub struct TracedKv {
+    kv: Arc<KvStore>,
+    trace: Option<TraceContext>,
+}
+
+impl TracedKv {
+    async fn traced<T>(
+        &self,
+        operation: &'static str,
+        call: impl Future<Output = Result<T, Error>>,
+    ) -> Result<T, Error> {
+        let Some(trace) = &self.trace else {
+            return call.await;
+        };
+        let span = trace.host_call("key_value", operation, &self.kv.label);
+        let result = call.await;
+        span.finish(result.as_ref().map(drop).map_err(|e| format!("{e:?}")));
+        result
+    }
+
+    async fn get(&self, key: String) -> Result<Option<Vec<u8>>, Error> {
+        self.traced("get", self.kv.get(key)).await
+    }
+
+    async fn set(&self, key: String, value: Vec<u8>) -> Result<(), Error> {
+        self.traced("set", self.kv.set(key, value)).await
+    }
+
+    async fn delete(&self, key: String) -> Result<(), Error> {
+        self.traced("delete", self.kv.delete(key)).await
+    }
+
+    async fn exists(&self, key: String) -> Result<bool, Error> {
+        self.traced("exists", self.kv.exists(key)).await
+    }
+
+    async fn increment(&self, key: String, delta: i64) -> Result<i64, Error> {
+        self.traced("increment", self.kv.increment(key, delta))
+            .await
+    }
+
+    async fn keys(&self) -> Result<Vec<String>, Error> {
+        self.traced("get_keys", self.kv.keys()).await
+    }
+}
+
+impl std::ops::Deref for TracedKv {
+    type Target = KvStore;
+
+    fn deref(&self) -> &KvStore {
+        &self.kv
+    }
+}
 
 impl KvStore {
     fn open(
@@ -325,6 +383,7 @@ pub(crate) fn view(s: &mut InstanceState) -> KeyValueView<'_> {
     let (host, table) = s.host_and_table();
     KeyValueView {
         granted: &host.key_value,
+        trace: host.http.trace.as_ref(),
         table,
     }
 }
@@ -345,6 +404,7 @@ impl HasData for KeyValue {
 
 pub(crate) struct KeyValueView<'a> {
     granted: &'a ComponentKeyValue,
+    trace: Option<&'a TraceContext>,
     table: &'a mut ResourceTable,
 }
 
@@ -353,11 +413,14 @@ impl KeyValueView<'_> {
     fn open_label(&mut self, label: String) -> Result<Resource<Store>, Error> {
         let store = self.granted.0.get(&label).ok_or(Error::AccessDenied)?;
         self.table
-            .push(Store(store.clone()))
+            .push(Store(TracedKv {
+                kv: store.clone(),
+                trace: self.trace.cloned(),
+            }))
             .map_err(|_| Error::StoreTableFull)
     }
 
-    fn store(&self, store: &Resource<Store>) -> Result<Arc<KvStore>, Error> {
+    fn store(&self, store: &Resource<Store>) -> Result<TracedKv, Error> {
         self.table
             .get(store)
             .map(|s| s.0.clone())

@@ -4,17 +4,15 @@
 //! decimal text (as Redis does); compare-and-swap compares with the value read when the `cas`
 //! was made, and a failed swap hands the guest a `cas` holding the value found instead.
 
-use std::sync::Arc;
-
 use wasmtime::component::Resource;
 
-use super::{KeyValueView, KvStore, Store};
+use super::{KeyValueView, Store, TracedKv};
 use crate::host::bindings::fermyon::spin::key_value::Error as SpinError;
 use crate::host::bindings::wasi::keyvalue::{atomics, batch, store};
 
 /// A compare-and-swap in progress: the key and the value it was read with.
 pub struct Cas {
-    store: Arc<KvStore>,
+    store: TracedKv,
     key: String,
     current: Option<Vec<u8>>,
 }

@@ -1,0 +1,263 @@
+//! Traces, as Spin emits them: with `OTEL_EXPORTER_OTLP_ENDPOINT` (or `..._TRACES_ENDPOINT`) set,
+//! one server span per request (continuing the caller's `traceparent`) and a client span for
+//! each outbound HTTP request (carrying `traceparent` onward), exported over OTLP in batches
+//! from a thread of their own: a request never waits on the collector, and an unreachable one
+//! costs a warning in the log.
+
+use std::borrow::Cow;
+use std::sync::OnceLock;
+
+use opentelemetry::propagation::{Extractor, Injector, TextMapPropagator};
+use opentelemetry::trace::{SpanKind, Status, TraceContextExt, Tracer as _, TracerProvider as _};
+use opentelemetry::{Context, KeyValue};
+use opentelemetry_sdk::propagation::TraceContextPropagator;
+use opentelemetry_sdk::trace::{SdkTracerProvider, Tracer};
+
+struct Tracing {
+    provider: SdkTracerProvider,
+    tracer: Tracer,
+}
+
+static TRACING: OnceLock<Tracing> = OnceLock::new();
+
+const ENDPOINT_VARS: [&str; 2] = [
+    "OTEL_EXPORTER_OTLP_TRACES_ENDPOINT",
+    "OTEL_EXPORTER_OTLP_ENDPOINT",
+];
+const PROTOCOL_VARS: [&str; 2] = [
+    "OTEL_EXPORTER_OTLP_TRACES_PROTOCOL",
+    "OTEL_EXPORTER_OTLP_PROTOCOL",
+];
+
+fn env(name: &str) -> Option<String> {
+    std::env::var(name).ok().filter(|v| !v.is_empty())
+}
+
+/// Turns tracing on if the process's environment names an OTLP endpoint; `Ok(false)` when it
+/// does not (nothing is recorded then). The exporter reads the standard `OTEL_*` variables
+/// (endpoint, headers, timeout); `OTEL_SERVICE_NAME` and `OTEL_RESOURCE_ATTRIBUTES` describe
+/// the process, whose service name is otherwise `spin`.
+pub fn init() -> Result<bool, String> {
+    if ENDPOINT_VARS.iter().all(|v| env(v).is_none()) {
+        return Ok(false);
+    }
+    let protocol = PROTOCOL_VARS.iter().find_map(|v| env(v));
+    match protocol.as_deref() {
+        None | Some("http/protobuf") => {}
+        Some(other) => {
+            return Err(format!(
+                "OTEL_EXPORTER_OTLP_PROTOCOL={other} is not supported: traces are exported \
+                 over http/protobuf only"
+            ));
+        }
+    }
+    use opentelemetry_otlp::{Protocol, WithExportConfig as _};
+    let exporter = opentelemetry_otlp::SpanExporter::builder()
+        .with_http()
+        .with_protocol(Protocol::HttpBinary)
+        .build()
+        .map_err(|e| format!("the OTLP trace exporter: {e}"))?;
+    let named = env("OTEL_SERVICE_NAME").is_some()
+        || env("OTEL_RESOURCE_ATTRIBUTES").is_some_and(|a| a.contains("service.name="));
+    let mut resource = opentelemetry_sdk::Resource::builder();
+    if !named {
+        resource = resource.with_service_name("spin");
+    }
+    let provider = SdkTracerProvider::builder()
+        .with_batch_exporter(exporter)
+        .with_resource(resource.build())
+        .build();
+    let tracer = provider.tracer("spinrt");
+    let _ = TRACING.set(Tracing { provider, tracer });
+    log::info!("exporting traces over OTLP");
+    Ok(true)
+}
+
+/// Exports what is still batched (before the process exits).
+pub fn shutdown() {
+    if let Some(tracing) = TRACING.get()
+        && let Err(e) = tracing.provider.shutdown()
+    {
+        log::warn!("exporting the last traces: {e}");
+    }
+}
+
+/// The trace a request's work belongs to: where the host's own spans (outbound HTTP) go.
+#[derive(Clone, Debug)]
+pub struct TraceContext(Context);
+
+/// The server span of one request; ended by [`RequestSpan::finish`].
+pub struct RequestSpan {
+    cx: Context,
+    method: &'static str,
+}
+
+/// A request's server span, continuing the trace of its `traceparent` header; `None` when
+/// tracing is off.
+pub fn server_span(
+    headers: &http::HeaderMap,
+    method: &http::Method,
+    path: &str,
+) -> Option<RequestSpan> {
+    let tracing = TRACING.get()?;
+    let parent = TraceContextPropagator::new().extract(&HeaderExtractor(headers));
+    let method = crate::metrics::method_label(method);
+    let span = tracing
+        .tracer
+        .span_builder(method)
+        .with_kind(SpanKind::Server)
+        .with_attributes([
+            KeyValue::new("http.request.method", method),
+            KeyValue::new("url.path", path.to_string()),
+            KeyValue::new("url.scheme", "http"),
+        ])
+        .start_with_context(&tracing.tracer, &parent);
+    Some(RequestSpan {
+        cx: parent.with_span(span),
+        method,
+    })
+}
+
+impl RequestSpan {
+    /// The trace the request's guest works in.
+    pub fn trace(&self) -> TraceContext {
+        TraceContext(self.cx.clone())
+    }
+
+    /// Ends the span with the request's outcome; `routed` is the route and component that
+    /// served it, if one did.
+    pub fn finish(self, routed: Option<(&str, &str)>, status: u16) {
+        let span = self.cx.span();
+        if let Some((route, component)) = routed {
+            span.update_name(format!("{} {route}", self.method));
+            span.set_attribute(KeyValue::new("http.route", route.to_string()));
+            span.set_attribute(KeyValue::new("spin.component_id", component.to_string()));
+        }
+        span.set_attribute(KeyValue::new(
+            "http.response.status_code",
+            i64::from(status),
+        ));
+        if status >= 500 {
+            span.set_status(Status::error(format!("status {status}")));
+        }
+        span.end();
+    }
+}
+
+impl TraceContext {
+    /// Starts the client span of an outbound request and writes its `traceparent` into the
+    /// request's headers.
+    pub fn outbound_request(&self, request: &mut http::Request<impl Sized>) -> OutboundSpan {
+        let tracing = TRACING
+            .get()
+            .expect("a trace context exists only with tracing on");
+        let method = crate::metrics::method_label(request.method());
+        let uri = request.uri();
+        let mut attributes = vec![
+            KeyValue::new("http.request.method", method),
+            KeyValue::new("url.full", uri.to_string()),
+        ];
+        if let Some(host) = uri.host() {
+            attributes.push(KeyValue::new("server.address", host.to_string()));
+        }
+        if let Some(port) = uri.port_u16() {
+            attributes.push(KeyValue::new("server.port", i64::from(port)));
+        }
+        let span = tracing
+            .tracer
+            .span_builder(method)
+            .with_kind(SpanKind::Client)
+            .with_attributes(attributes)
+            .start_with_context(&tracing.tracer, &self.0);
+        let cx = self.0.with_span(span);
+        TraceContextPropagator::new()
+            .inject_context(&cx, &mut HeaderInjector(request.headers_mut()));
+        OutboundSpan(cx)
+    }
+}
+
+impl TraceContext {
+    /// Starts the span of one call of a host interface (`key_value get` in store `default`),
+    /// a child of the request's span.
+    pub fn host_call(
+        &self,
+        interface: &'static str,
+        operation: &'static str,
+        target: &str,
+    ) -> HostCallSpan {
+        let tracing = TRACING
+            .get()
+            .expect("a trace context exists only with tracing on");
+        let span = tracing
+            .tracer
+            .span_builder(format!("{interface} {operation}"))
+            .with_kind(SpanKind::Client)
+            .with_attributes([
+                KeyValue::new("db.system.name", format!("spin.{interface}")),
+                KeyValue::new("db.operation.name", operation),
+                KeyValue::new("db.namespace", target.to_string()),
+            ])
+            .start_with_context(&tracing.tracer, &self.0);
+        HostCallSpan(self.0.with_span(span))
+    }
+}
+
+/// A host call's span; ended with the call's outcome.
+pub struct HostCallSpan(Context);
+
+impl HostCallSpan {
+    pub fn finish(self, outcome: Result<(), String>) {
+        let span = self.0.span();
+        if let Err(e) = outcome {
+            span.set_status(Status::error(e));
+        }
+        span.end();
+    }
+}
+
+/// An outbound request's span; ended when its response head comes (or it fails).
+pub struct OutboundSpan(Context);
+
+impl OutboundSpan {
+    pub fn finish(self, outcome: Result<u16, String>) {
+        let span = self.0.span();
+        match outcome {
+            Ok(status) => {
+                span.set_attribute(KeyValue::new(
+                    "http.response.status_code",
+                    i64::from(status),
+                ));
+                if status >= 400 {
+                    span.set_status(Status::error(format!("status {status}")));
+                }
+            }
+            Err(e) => span.set_status(Status::error(Cow::Owned(e))),
+        }
+        span.end();
+    }
+}
+
+struct HeaderExtractor<'a>(&'a http::HeaderMap);
+
+impl Extractor for HeaderExtractor<'_> {
+    fn get(&self, key: &str) -> Option<&str> {
+        self.0.get(key).and_then(|v| v.to_str().ok())
+    }
+
+    fn keys(&self) -> Vec<&str> {
+        self.0.keys().map(http::HeaderName::as_str).collect()
+    }
+}
+
+struct HeaderInjector<'a>(&'a mut http::HeaderMap);
+
+impl Injector for HeaderInjector<'_> {
+    fn set(&mut self, key: &str, value: String) {
+        if let (Ok(name), Ok(value)) = (
+            http::HeaderName::from_bytes(key.as_bytes()),
+            http::HeaderValue::from_str(&value),
+        ) {
+            self.0.insert(name, value);
+        }
+    }
+}
