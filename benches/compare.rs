@@ -128,6 +128,9 @@ fn throughput(dir: &Path) -> Vec<(String, Option<Load>)> {
             Some(load(ours.addr)),
         ));
         drop(ours);
+        if wasi == "0.2" {
+            rows.extend(observed(app, dir, &args));
+        }
 
         rows.push((
             format!("`{app}` (WASI {wasi}), wasmtime serve 48.0.8 `-O {WASMTIME_TUNED}`"),
@@ -148,6 +151,40 @@ fn throughput(dir: &Path) -> Vec<(String, Option<Load>)> {
     rows.push(("native hyper hello".into(), Some(load(addr))));
     drop(server);
     rows
+}
+
+/// The same `spinrt up` with the metrics endpoint on, then with every request traced and
+/// exported to an OTLP receiver on loopback (a local collector): what observability costs.
+fn observed(app: &str, dir: &Path, args: &[&str]) -> Vec<(String, Option<Load>)> {
+    let metrics_addr = format!("127.0.0.1:{}", net::free_port());
+    let receiver = spinrt_tests::otlp::OtlpReceiver::start();
+    let endpoint = receiver.endpoint();
+    let runs: [(&str, Vec<(&str, &str)>); 2] = [
+        (
+            "metrics on (`SPIN_METRICS_ADDR`)",
+            vec![("SPIN_METRICS_ADDR", metrics_addr.as_str())],
+        ),
+        (
+            "traces exported over OTLP to a receiver on loopback",
+            vec![("OTEL_EXPORTER_OTLP_ENDPOINT", endpoint.as_str())],
+        ),
+    ];
+    runs.into_iter()
+        .map(|(what, env)| {
+            let up = Up::try_start(
+                apps::manifest_dir(app),
+                args,
+                &env,
+                &dir.join(format!("{app}-observed.log")),
+            )
+            .unwrap_or_else(|e| panic!("{e}"));
+            assert_eq!(net::blocking_get(up.addr, "/").0, 200);
+            (
+                format!("`{app}` (WASI 0.2), spinrt up, {what}"),
+                Some(load(up.addr)),
+            )
+        })
+        .collect()
 }
 
 /// `ctr run -d` → first 200, in milliseconds.

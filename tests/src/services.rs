@@ -72,11 +72,8 @@ fn spawn_in(dir: &Path, mut cmd: Command) -> Child {
         .unwrap_or_else(|e| panic!("starting {cmd:?}: {e}"))
 }
 
-/// Answers every request with the body it got (what the conformance suite's `http-echo` does).
-pub fn http_echo() -> Service {
-    use http_body_util::{BodyExt, Full};
-    use hyper::service::service_fn;
-
+/// A one-thread runtime for an in-process server, and a listener on a free loopback port.
+pub(crate) fn runtime_and_listener() -> (tokio::runtime::Runtime, tokio::net::TcpListener) {
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .worker_threads(1)
         .enable_all()
@@ -85,6 +82,15 @@ pub fn http_echo() -> Service {
     let listener = runtime
         .block_on(tokio::net::TcpListener::bind("127.0.0.1:0"))
         .unwrap();
+    (runtime, listener)
+}
+
+/// Answers every request with the body it got (what the conformance suite's `http-echo` does).
+pub fn http_echo() -> Service {
+    use http_body_util::{BodyExt, Full};
+    use hyper::service::service_fn;
+
+    let (runtime, listener) = runtime_and_listener();
     let port = listener.local_addr().unwrap().port();
     runtime.spawn(async move {
         while let Ok((stream, _)) = listener.accept().await {
@@ -110,14 +116,7 @@ pub fn http_echo() -> Service {
 
 /// Echoes the bytes of every TCP connection back.
 pub fn tcp_echo() -> Service {
-    let runtime = tokio::runtime::Builder::new_multi_thread()
-        .worker_threads(1)
-        .enable_all()
-        .build()
-        .unwrap();
-    let listener = runtime
-        .block_on(tokio::net::TcpListener::bind("127.0.0.1:0"))
-        .unwrap();
+    let (runtime, listener) = runtime_and_listener();
     let port = listener.local_addr().unwrap().port();
     runtime.spawn(async move {
         while let Ok((mut stream, _)) = listener.accept().await {

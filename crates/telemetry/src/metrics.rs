@@ -166,21 +166,22 @@ impl Metrics {
         ActiveRequest(gauge)
     }
 
-    /// A request was answered (its response head is out).
+    /// A request was answered (its response head is out); `routed` is the route and component
+    /// that served it, if a route matched.
     pub fn request_answered(
         &self,
         method: &http::Method,
-        route: Option<&str>,
-        component: Option<&str>,
+        routed: Option<(&str, &str)>,
         status: u16,
         duration: Duration,
     ) {
+        let (route, component) = routed.unwrap_or_default();
         self.request_duration
             .get_or_create(&RequestLabels {
                 http_request_method: method_label(method),
-                http_route: route.unwrap_or_default().to_string(),
+                http_route: route.to_string(),
                 http_response_status_code: status,
-                spin_component_id: component.unwrap_or_default().to_string(),
+                spin_component_id: component.to_string(),
             })
             .observe(duration.as_secs_f64());
     }
@@ -291,15 +292,13 @@ mod tests {
         for _ in 0..3 {
             metrics.request_answered(
                 &http::Method::GET,
-                Some("/hello"),
-                Some("hello"),
+                Some(("/hello", "hello")),
                 200,
                 Duration::from_millis(3),
             );
         }
         metrics.request_answered(
             &"BREW".parse().unwrap(),
-            None,
             None,
             404,
             Duration::from_millis(1),

@@ -183,7 +183,7 @@ impl HttpServer {
     }
 
     /// Answers one request: Spin's well-known endpoints, a routed component, or 404; counted
-    /// in the metrics when they are on.
+    /// in the metrics and traced when those are on.
     pub async fn handle<B>(
         &self,
         req: Request<B>,
@@ -212,13 +212,7 @@ impl HttpServer {
             .await;
         let status = response.status().as_u16();
         if let Some(metrics) = metrics {
-            metrics.request_answered(
-                &method,
-                routed.map(|(route, _)| route),
-                routed.map(|(_, component)| component),
-                status,
-                started.elapsed(),
-            );
+            metrics.request_answered(&method, routed, status, started.elapsed());
         }
         if let Some(span) = span {
             span.finish(routed, status);
