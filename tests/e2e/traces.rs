@@ -1,8 +1,9 @@
 //! OpenTelemetry traces over OTLP/HTTP, received by a test receiver built on the protocol's
 //! protobuf definitions: a request carrying a `traceparent` whose guest calls an upstream over
 //! outbound HTTP gives a server span continuing the caller's trace and a client span under it,
-//! whose `traceparent` the upstream sees; a key-value call is a span of its request; an
-//! unreachable collector costs the requests nothing. Through `spinrt up` (a spin-sdk 7 app) and containerd 2.1 (a spin-sdk 2 app).
+//! whose `traceparent` the upstream sees; key-value, SQLite and Redis calls are spans of their
+//! request; an unreachable collector costs the requests nothing. Through `spinrt up` (a
+//! spin-sdk 7 app) and containerd 2.1 (a spin-sdk 2 app).
 
 use std::io::{BufRead, BufReader, Write};
 use std::net::{SocketAddr, TcpListener};
@@ -147,12 +148,10 @@ fn a_request_and_its_outbound_call_are_traced_through_spinrt_up() {
     let dir = tempfile::tempdir().unwrap();
     let receiver = OtlpReceiver::start();
     let (upstream_port, upstream_saw) = upstream();
-    let mut up = start_up(
-        &SDK7,
-        dir.path(),
-        upstream_port,
-        &otel_env(&receiver.endpoint()),
-    );
+    let redis = spinrt_tests::services::redis();
+    let mut env = otel_env(&receiver.endpoint()).to_vec();
+    env.push(("SPIN_VARIABLE_REDIS_PORT", redis.port.to_string()));
+    let mut up = start_up(&SDK7, dir.path(), upstream_port, &env);
     let (status, body) = traced_request(&SDK7, up.addr, upstream_port);
     assert_eq!((status, body.as_str()), (200, "200 ok"));
     assert_trace(&SDK7, &receiver, &upstream_saw);
@@ -179,6 +178,58 @@ fn a_request_and_its_outbound_call_are_traced_through_spinrt_up() {
     assert_eq!(set.parent_span_id, server.span_id);
     assert_eq!(attribute(&set, "db.namespace").as_deref(), Some("default"));
     assert_eq!(attribute(&set, "db.operation.name").as_deref(), Some("set"));
+
+    // So are SQLite statements and Redis commands, named as they were called.
+    let children_of = |request: &str| {
+        let (status, body) = spinrt_tests::net::blocking_request(up.addr, "POST", request, "n");
+        assert_eq!(status, 200, "{request}: {body}");
+        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(30);
+        loop {
+            let spans = receiver.spans();
+            let server = spans.iter().find(|s| {
+                s.kind == SpanKind::Server as i32
+                    && s.name == "POST /..."
+                    && attribute(s, "url.path").as_deref()
+                        == Some(request.split('?').next().unwrap())
+            });
+            if let Some(server) = server {
+                let mut names: Vec<String> = spans
+                    .iter()
+                    .filter(|s| s.parent_span_id == server.span_id)
+                    .map(|s| s.name.clone())
+                    .collect();
+                names.sort();
+                if !names.is_empty() {
+                    return names;
+                }
+            }
+            assert!(
+                std::time::Instant::now() < deadline,
+                "{request}: {spans:#?}"
+            );
+            std::thread::sleep(std::time::Duration::from_millis(100));
+        }
+    };
+    let sqlite = children_of("/sqlite");
+    assert!(
+        !sqlite.is_empty() && sqlite.iter().all(|n| n == "sqlite execute"),
+        "{sqlite:?}"
+    );
+    let redis_url = format!("/redis?redis://127.0.0.1:{}", redis.port);
+    let commands = children_of(&redis_url);
+    for command in [
+        "redis SET",
+        "redis GET",
+        "redis INCR",
+        "redis SADD",
+        "redis SMEMBERS",
+        "redis ECHO",
+    ] {
+        assert!(
+            commands.iter().any(|n| n == command),
+            "{command} not in {commands:?}"
+        );
+    }
 
     // Probes of the health endpoint are not traced.
     let _ = spinrt_tests::net::blocking_get(up.addr, "/.well-known/spin/health");

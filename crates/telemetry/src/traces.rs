@@ -177,29 +177,49 @@ impl TraceContext {
 }
 
 impl TraceContext {
-    /// Starts the span of one call of a host interface (`key_value get` in store `default`),
-    /// a child of the request's span.
+    /// Starts the span of one call of a host interface (`key_value get` in store `default`,
+    /// `redis SET`), a child of the request's span.
     pub fn host_call(
         &self,
         interface: &'static str,
-        operation: &'static str,
-        target: &str,
+        operation: &str,
+        target: Option<&str>,
     ) -> HostCallSpan {
         let tracing = TRACING
             .get()
             .expect("a trace context exists only with tracing on");
+        let mut attributes = vec![
+            KeyValue::new("db.system.name", format!("spin.{interface}")),
+            KeyValue::new("db.operation.name", operation.to_string()),
+        ];
+        if let Some(target) = target {
+            attributes.push(KeyValue::new("db.namespace", target.to_string()));
+        }
         let span = tracing
             .tracer
             .span_builder(format!("{interface} {operation}"))
             .with_kind(SpanKind::Client)
-            .with_attributes([
-                KeyValue::new("db.system.name", format!("spin.{interface}")),
-                KeyValue::new("db.operation.name", operation),
-                KeyValue::new("db.namespace", target.to_string()),
-            ])
+            .with_attributes(attributes)
             .start_with_context(&tracing.tracer, &self.0);
         HostCallSpan(self.0.with_span(span))
     }
+}
+
+/// Runs `call`, a call of a host interface, as a span of `trace` (when tracing is on).
+pub async fn traced<T, E: std::fmt::Debug>(
+    trace: Option<&TraceContext>,
+    interface: &'static str,
+    operation: &str,
+    target: Option<&str>,
+    call: impl Future<Output = Result<T, E>>,
+) -> Result<T, E> {
+    let Some(trace) = trace else {
+        return call.await;
+    };
+    let span = trace.host_call(interface, operation, target);
+    let result = call.await;
+    span.finish(result.as_ref().map(drop).map_err(|e| format!("{e:?}")));
+    result
 }
 
 /// A host call's span; ended with the call's outcome.

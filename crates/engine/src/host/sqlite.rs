@@ -13,6 +13,7 @@ use std::path::Path;
 use std::sync::{Arc, Mutex};
 
 use rusqlite::types::{Value as SqlValue, ValueRef};
+use spinrt_telemetry::traces::TraceContext;
 use wasmtime::component::{
     Accessor, FutureReader, HasData, Linker, Resource, ResourceTable, StreamReader,
 };
@@ -111,6 +112,7 @@ pub(crate) fn view(s: &mut InstanceState) -> SqliteView<'_> {
     let (host, table) = s.host_and_table();
     SqliteView {
         granted: &host.sqlite,
+        trace: host.http.trace.as_ref(),
         table,
     }
 }
@@ -128,6 +130,7 @@ impl HasData for Sqlite {
 
 pub struct SqliteView<'a> {
     granted: &'a ComponentSqlite,
+    trace: Option<&'a TraceContext>,
     table: &'a mut ResourceTable,
 }
 
@@ -173,8 +176,15 @@ impl SqliteView<'_> {
             .get_mut(connection)
             .map_err(|_| Failure::InvalidConnection)?;
         let database = connection.database.clone();
+        let span = self
+            .trace
+            .map(|t| t.host_call("sqlite", "execute", Some(&database.name)));
         let db = database.db.lock().unwrap_or_else(|p| p.into_inner());
-        let rows = execute(&db, statement, parameters).map_err(|e| {
+        let rows = execute(&db, statement, parameters);
+        if let Some(span) = span {
+            span.finish(rows.as_ref().map(drop).map_err(|e| e.to_string()));
+        }
+        let rows = rows.map_err(|e| {
             log::debug!("SQLite database '{}': {e}", database.name);
             match e {
                 rusqlite::Error::SqliteFailure(f, _) if f.code == rusqlite::ErrorCode::DiskFull => {

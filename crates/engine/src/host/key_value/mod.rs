@@ -21,7 +21,7 @@ use std::sync::{Arc, Mutex};
 use ::redis::AsyncCommands;
 use ::redis::aio::MultiplexedConnection;
 use rusqlite::OptionalExtension;
-use spinrt_telemetry::traces::TraceContext;
+use spinrt_telemetry::traces::{self, TraceContext};
 use wasmtime::component::{HasData, Linker, Resource, ResourceTable};
 
 use super::bindings;
@@ -60,13 +60,8 @@ impl TracedKv {
         operation: &'static str,
         call: impl Future<Output = Result<T, Error>>,
     ) -> Result<T, Error> {
-        let Some(trace) = &self.trace else {
-            return call.await;
-        };
-        let span = trace.host_call("key_value", operation, &self.kv.label);
-        let result = call.await;
-        span.finish(result.as_ref().map(drop).map_err(|e| format!("{e:?}")));
-        result
+        let label = Some(self.kv.label.as_str());
+        traces::traced(self.trace.as_ref(), "key_value", operation, label, call).await
     }
 
     async fn get(&self, key: String) -> Result<Option<Vec<u8>>, Error> {

@@ -11,6 +11,8 @@ use rumqttc::{AsyncClient, Event, EventLoop, Incoming, MqttOptions, Outgoing, Qo
 use wasmtime::component::{HasData, Linker, Resource, ResourceTable};
 
 use super::bindings::fermyon::spin::mqtt::{self, Error, Qos};
+use spinrt_telemetry::traces::{self, TraceContext};
+
 use super::outbound::OutboundPolicy;
 use crate::InstanceState;
 
@@ -28,6 +30,7 @@ fn view(s: &mut InstanceState) -> MqttView<'_> {
     let (host, table) = s.host_and_table();
     MqttView {
         policy: &host.outbound,
+        trace: host.http.trace.as_ref(),
         table,
     }
 }
@@ -45,6 +48,7 @@ impl HasData for Mqtt {
 
 pub struct MqttView<'a> {
     policy: &'a OutboundPolicy,
+    trace: Option<&'a TraceContext>,
     table: &'a mut ResourceTable,
 }
 
@@ -79,7 +83,17 @@ fn connection(
 /// Publishes and drives the connection until the broker has the message, as far as the QoS
 /// promises; a broker that never answers fails the call instead of holding the request
 /// forever.
-async fn publish(
+async fn publish(parts: Parts, topic: String, payload: Vec<u8>, qos: QoS) -> Result<(), Error> {
+    let Parts {
+        client,
+        events,
+        trace,
+    } = parts;
+    let call = publish_untraced(client, events, topic, payload, qos);
+    traces::traced(trace.as_ref(), "mqtt", "publish", None, call).await
+}
+
+async fn publish_untraced(
     client: AsyncClient,
     events: Arc<tokio::sync::Mutex<EventLoop>>,
     topic: String,
@@ -117,14 +131,22 @@ async fn publish(
         })
 }
 
+/// A connection's client and event loop, and the trace its publishes are spans of.
+struct Parts {
+    client: AsyncClient,
+    events: Arc<tokio::sync::Mutex<EventLoop>>,
+    trace: Option<TraceContext>,
+}
+
 impl MqttView<'_> {
     /// The client and event loop of the guest's connection `c`.
-    fn parts(
-        &self,
-        c: &Resource<Connection>,
-    ) -> Result<(AsyncClient, Arc<tokio::sync::Mutex<EventLoop>>), Error> {
+    fn parts(&self, c: &Resource<Connection>) -> Result<Parts, Error> {
         let conn = self.table.get(c).map_err(|e| Error::Other(e.to_string()))?;
-        Ok((conn.client.clone(), conn.events.clone()))
+        Ok(Parts {
+            client: conn.client.clone(),
+            events: conn.events.clone(),
+            trace: self.trace.cloned(),
+        })
     }
 
     fn push(&mut self, connection: Connection) -> Result<Resource<Connection>, Error> {
@@ -161,13 +183,13 @@ impl mqtt::HostConnection for MqttView<'_> {
         payload: Vec<u8>,
         qos: Qos,
     ) -> Result<(), Error> {
-        let (client, events) = self.parts(&connection)?;
+        let parts = self.parts(&connection)?;
         let qos = match qos {
             Qos::AtMostOnce => QoS::AtMostOnce,
             Qos::AtLeastOnce => QoS::AtLeastOnce,
             Qos::ExactlyOnce => QoS::ExactlyOnce,
         };
-        publish(client, events, topic, payload, qos).await
+        publish(parts, topic, payload, qos).await
     }
 
     async fn drop(&mut self, connection: Resource<Connection>) -> wasmtime::Result<()> {

@@ -59,14 +59,13 @@ impl<U> v3::HostConnectionWithStore<U> for Mqtt {
         payload: Vec<u8>,
         qos: Qos,
     ) -> Result<(), Error> {
-        let (client, events) =
-            store.with(|mut access| access.get().parts(&connection).map_err(error))?;
+        let parts = store.with(|mut access| access.get().parts(&connection).map_err(error))?;
         let qos = match qos {
             Qos::AtMostOnce => QoS::AtMostOnce,
             Qos::AtLeastOnce => QoS::AtLeastOnce,
             Qos::ExactlyOnce => QoS::ExactlyOnce,
         };
-        super::publish(client, events, topic, payload, qos)
+        super::publish(parts, topic, payload, qos)
             .await
             .map_err(error)
     }

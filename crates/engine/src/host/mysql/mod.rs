@@ -18,6 +18,8 @@ use super::bindings::fermyon::spin::mysql;
 use super::bindings::fermyon::spin::rdbms_types::{
     self, Column, DbDataType, DbValue, Error, ParameterValue, RowSet,
 };
+use spinrt_telemetry::traces::{self, TraceContext};
+
 use super::outbound::OutboundPolicy;
 use crate::InstanceState;
 
@@ -32,6 +34,7 @@ pub(crate) fn view(s: &mut InstanceState) -> MySqlView<'_> {
     let (host, table) = s.host_and_table();
     MySqlView {
         policy: &host.outbound,
+        trace: host.http.trace.as_ref(),
         table,
     }
 }
@@ -50,15 +53,22 @@ impl HasData for MySql {
 
 pub struct MySqlView<'a> {
     policy: &'a Arc<OutboundPolicy>,
+    trace: Option<&'a TraceContext>,
     table: &'a mut ResourceTable,
 }
 
 impl MySqlView<'_> {
-    fn conn(&self, c: &Resource<Connection>) -> Result<Arc<tokio::sync::Mutex<Conn>>, Error> {
-        self.table
+    /// The guest's connection, and the trace its statements are spans of.
+    fn conn(&self, c: &Resource<Connection>) -> Result<Handle, Error> {
+        let conn = self
+            .table
             .get(c)
             .map(|c| c.0.clone())
-            .map_err(|e| Error::Other(e.to_string()))
+            .map_err(|e| Error::Other(e.to_string()))?;
+        Ok(Handle {
+            conn,
+            trace: self.trace.cloned(),
+        })
     }
 
     fn push(&mut self, connection: Connection) -> Result<Resource<Connection>, Error> {
@@ -84,7 +94,31 @@ async fn connect(policy: &OutboundPolicy, address: &str) -> Result<Connection, E
     Ok(Connection(Arc::new(tokio::sync::Mutex::new(conn))))
 }
 
+/// A connection of the guest's, and the trace its statements are spans of.
+struct Handle {
+    conn: Arc<tokio::sync::Mutex<Conn>>,
+    trace: Option<TraceContext>,
+}
+
 async fn query(
+    handle: &Handle,
+    statement: String,
+    params: Vec<ParameterValue>,
+) -> Result<RowSet, Error> {
+    let call = query_untraced(&handle.conn, statement, params);
+    traces::traced(handle.trace.as_ref(), "mysql", "query", None, call).await
+}
+
+async fn execute(
+    handle: &Handle,
+    statement: String,
+    params: Vec<ParameterValue>,
+) -> Result<(), Error> {
+    let call = execute_untraced(&handle.conn, statement, params);
+    traces::traced(handle.trace.as_ref(), "mysql", "execute", None, call).await
+}
+
+async fn query_untraced(
     conn: &tokio::sync::Mutex<Conn>,
     statement: String,
     params: Vec<ParameterValue>,
@@ -119,7 +153,7 @@ async fn query(
     Ok(RowSet { columns, rows })
 }
 
-async fn execute(
+async fn execute_untraced(
     conn: &tokio::sync::Mutex<Conn>,
     statement: String,
     params: Vec<ParameterValue>,

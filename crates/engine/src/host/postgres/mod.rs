@@ -24,6 +24,8 @@ use wasmtime::component::{
 use super::bindings::spin::postgres4_2_0::postgres::{
     self, Column, DbError, Error, ParameterValue, QueryError, Row, RowSet,
 };
+use spinrt_telemetry::traces::{self, TraceContext};
+
 use super::outbound::OutboundPolicy;
 use crate::InstanceState;
 
@@ -67,6 +69,7 @@ pub(crate) fn view(s: &mut InstanceState) -> PostgresView<'_> {
     let (host, table) = s.host_and_table();
     PostgresView {
         policy: &host.outbound,
+        trace: host.http.trace.as_ref(),
         table,
     }
 }
@@ -79,15 +82,22 @@ impl HasData for Postgres {
 
 pub struct PostgresView<'a> {
     policy: &'a Arc<OutboundPolicy>,
+    trace: Option<&'a TraceContext>,
     table: &'a mut ResourceTable,
 }
 
 impl PostgresView<'_> {
-    fn client(&self, c: &Resource<Connection>) -> Result<Arc<tokio_postgres::Client>, Error> {
-        self.table
+    /// The guest's connection, and the trace its statements are spans of.
+    fn client(&self, c: &Resource<Connection>) -> Result<Client, Error> {
+        let client = self
+            .table
             .get(c)
             .map(|c| c.0.clone())
-            .map_err(|e| Error::Other(e.to_string()))
+            .map_err(|e| Error::Other(e.to_string()))?;
+        Ok(Client {
+            client,
+            trace: self.trace.cloned(),
+        })
     }
 
     fn push(&mut self, connection: Connection) -> Result<Resource<Connection>, Error> {
@@ -172,7 +182,31 @@ async fn connect(policy: &OutboundPolicy, address: &str) -> Result<Connection, E
     Ok(Connection(Arc::new(client)))
 }
 
+/// A connection of the guest's, and the trace its statements are spans of.
+struct Client {
+    client: Arc<tokio_postgres::Client>,
+    trace: Option<TraceContext>,
+}
+
 async fn query(
+    client: &Client,
+    statement: &str,
+    params: Vec<ParameterValue>,
+) -> Result<RowSet, Error> {
+    let call = query_untraced(&client.client, statement, params);
+    traces::traced(client.trace.as_ref(), "postgres", "query", None, call).await
+}
+
+async fn execute(
+    client: &Client,
+    statement: &str,
+    params: Vec<ParameterValue>,
+) -> Result<u64, Error> {
+    let call = execute_untraced(&client.client, statement, params);
+    traces::traced(client.trace.as_ref(), "postgres", "execute", None, call).await
+}
+
+async fn query_untraced(
     client: &tokio_postgres::Client,
     statement: &str,
     params: Vec<ParameterValue>,
@@ -195,7 +229,7 @@ async fn query(
     Ok(RowSet { columns, rows })
 }
 
-async fn execute(
+async fn execute_untraced(
     client: &tokio_postgres::Client,
     statement: &str,
     params: Vec<ParameterValue>,

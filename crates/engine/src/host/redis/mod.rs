@@ -10,6 +10,8 @@ use ::redis::aio::MultiplexedConnection;
 use wasmtime::component::{HasData, Linker, Resource, ResourceTable};
 
 use super::bindings::fermyon::spin::redis::{self, Error, RedisParameter, RedisResult};
+use spinrt_telemetry::traces::{self, TraceContext};
+
 use super::outbound::OutboundPolicy;
 use crate::InstanceState;
 
@@ -21,6 +23,7 @@ pub(crate) fn view(s: &mut InstanceState) -> RedisView<'_> {
     let (host, table) = s.host_and_table();
     RedisView {
         policy: &host.outbound,
+        trace: host.http.trace.as_ref(),
         table,
     }
 }
@@ -38,6 +41,7 @@ impl HasData for Redis {
 
 pub(crate) struct RedisView<'a> {
     policy: &'a Arc<OutboundPolicy>,
+    trace: Option<&'a TraceContext>,
     table: &'a mut ResourceTable,
 }
 
@@ -59,12 +63,30 @@ async fn connect(policy: &OutboundPolicy, address: &str) -> Result<Connection, E
     Ok(Connection(conn))
 }
 
-/// Runs `cmd` on `conn` (a handle of the shared, multiplexed connection).
-async fn run<T: ::redis::FromRedisValue>(
-    mut conn: MultiplexedConnection,
-    cmd: &::redis::Cmd,
-) -> Result<T, Error> {
-    cmd.query_async(&mut conn).await.map_err(|e| {
+/// A handle of the guest's shared, multiplexed connection, and the trace its commands are
+/// spans of (when tracing is on).
+struct Handle {
+    conn: MultiplexedConnection,
+    trace: Option<TraceContext>,
+}
+
+/// Runs `cmd` on the connection.
+async fn run<T: ::redis::FromRedisValue>(handle: Handle, cmd: &::redis::Cmd) -> Result<T, Error> {
+    let Handle { mut conn, trace } = handle;
+    let name = match cmd.args_iter().next() {
+        Some(::redis::Arg::Simple(name)) if trace.is_some() => {
+            String::from_utf8_lossy(name).to_uppercase()
+        }
+        _ => String::new(),
+    };
+    let result = traces::traced(
+        trace.as_ref(),
+        "redis",
+        &name,
+        None,
+        cmd.query_async(&mut conn),
+    );
+    result.await.map_err(|e| {
         if e.kind() == ::redis::ErrorKind::UnexpectedReturnType {
             Error::TypeError
         } else {
@@ -100,8 +122,12 @@ fn values(value: ::redis::Value) -> Vec<::redis::Value> {
 }
 
 impl RedisView<'_> {
-    fn connection(&self, c: &Resource<Connection>) -> Result<MultiplexedConnection, Error> {
-        self.table.get(c).map(|c| c.0.clone()).map_err(other)
+    fn connection(&self, c: &Resource<Connection>) -> Result<Handle, Error> {
+        let conn = self.table.get(c).map(|c| c.0.clone()).map_err(other)?;
+        Ok(Handle {
+            conn,
+            trace: self.trace.cloned(),
+        })
     }
 
     fn push(&mut self, connection: Connection) -> Result<Resource<Connection>, Error> {
