@@ -1,6 +1,7 @@
 //! The Prometheus endpoint (`SPIN_METRICS_ADDR`), scraped by Debian's Prometheus: after a known
 //! number of requests (answered, unrouted, trapping, outgrowing their memory), the counters
 //! Prometheus stored are read back through its HTTP API; through `spinrt up` and containerd 2.1.
+//! The same metrics exported over OTLP to a receiver built on the protocol's definitions.
 
 use std::collections::BTreeMap;
 use std::net::SocketAddr;
@@ -174,4 +175,108 @@ fn prometheus_scrapes_a_task_under_containerd_2_1() {
     });
     let stopped = ctd.stop(&id);
     assert!(!stopped.contains("non-zero exit"), "{stopped}");
+}
+
+/// The counts of the latest export of `name` (a histogram's or a sum's), summed by the value
+/// of the data points' attribute `by`.
+fn latest_counts(
+    receiver: &spinrt_tests::otlp::OtlpReceiver,
+    name: &str,
+    by: &str,
+) -> BTreeMap<String, u64> {
+    use opentelemetry_proto::tonic::metrics::v1::metric::Data;
+    use opentelemetry_proto::tonic::metrics::v1::number_data_point::Value;
+    use spinrt_tests::otlp::attribute_in;
+    let Some(metric) = receiver
+        .metrics()
+        .into_iter()
+        .rev()
+        .find(|m| m.name == name)
+    else {
+        return BTreeMap::new();
+    };
+    let points: Vec<(String, u64)> = match metric.data {
+        Some(Data::Histogram(h)) => h
+            .data_points
+            .iter()
+            .map(|p| (attribute_in(&p.attributes, by).unwrap_or_default(), p.count))
+            .collect(),
+        Some(Data::Sum(sum)) => sum
+            .data_points
+            .iter()
+            .map(|p| {
+                let value = match p.value {
+                    Some(Value::AsInt(i)) => i as u64,
+                    Some(Value::AsDouble(d)) => d as u64,
+                    None => 0,
+                };
+                (attribute_in(&p.attributes, by).unwrap_or_default(), value)
+            })
+            .collect(),
+        other => panic!("{name} is {other:?}"),
+    };
+    let mut counts = BTreeMap::new();
+    for (key, count) in points {
+        *counts.entry(key).or_default() += count;
+    }
+    counts
+}
+
+#[test]
+fn the_same_metrics_are_exported_over_otlp() {
+    let dir = tempfile::tempdir().unwrap();
+    let log_path = dir.path().join("up.log");
+    let log = || std::fs::read_to_string(&log_path).unwrap_or_default();
+    let receiver = spinrt_tests::otlp::OtlpReceiver::start();
+    let endpoint = format!("{}/v1/metrics", receiver.endpoint());
+    let mut up = Up::try_start(
+        apps::manifest_dir("observed"),
+        &["--no-cache"],
+        &[
+            ("SPIN_WASMTIME_MAX_MEMORY_SIZE", MAX_MEMORY),
+            // Metrics only: no traces go anywhere.
+            ("OTEL_EXPORTER_OTLP_METRICS_ENDPOINT", endpoint.as_str()),
+            ("OTEL_METRIC_EXPORT_INTERVAL", "300"),
+        ],
+        &log_path,
+    )
+    .unwrap_or_else(|e| panic!("{e}"));
+    send_requests(up.addr);
+    let expected = BTreeMap::from([
+        ("200".to_string(), 5),
+        ("404".to_string(), 3),
+        ("500".to_string(), 3),
+    ]);
+    let by_status = || {
+        latest_counts(
+            &receiver,
+            "http.server.request.duration",
+            "http.response.status_code",
+        )
+    };
+    let deadline = Instant::now() + Duration::from_secs(30);
+    while by_status() != expected {
+        assert!(
+            Instant::now() < deadline,
+            "exported {:?}, not {expected:?}:\n{}",
+            by_status(),
+            log()
+        );
+        std::thread::sleep(Duration::from_millis(200));
+    }
+    assert_eq!(
+        latest_counts(&receiver, "spin.guest.traps", "spin.component_id"),
+        BTreeMap::from([("trap".to_string(), 3)])
+    );
+    assert_eq!(
+        latest_counts(
+            &receiver,
+            "spin.component.load.duration",
+            "spin.component_id"
+        )
+        .len(),
+        2
+    );
+    assert!(receiver.spans().is_empty(), "traces were not asked for");
+    assert!(up.terminate().success(), "{}", log());
 }

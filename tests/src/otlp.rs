@@ -1,10 +1,13 @@
-//! An OTLP/HTTP receiver for traces, built on the protocol's official protobuf definitions
-//! (`opentelemetry-proto`): it keeps every span exported to it, for a test to read.
+//! An OTLP/HTTP receiver for traces and metrics, built on the protocol's official protobuf
+//! definitions (`opentelemetry-proto`): it keeps every span and metric exported to it, for a
+//! test to read.
 
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
+use opentelemetry_proto::tonic::collector::metrics::v1::ExportMetricsServiceRequest;
 use opentelemetry_proto::tonic::collector::trace::v1::ExportTraceServiceRequest;
+pub use opentelemetry_proto::tonic::metrics::v1::Metric;
 pub use opentelemetry_proto::tonic::trace::v1::Span;
 use opentelemetry_proto::tonic::trace::v1::span::SpanKind;
 
@@ -12,6 +15,7 @@ use opentelemetry_proto::tonic::trace::v1::span::SpanKind;
 pub struct OtlpReceiver {
     pub port: u16,
     spans: Arc<Mutex<Vec<Span>>>,
+    metrics: Arc<Mutex<Vec<Metric>>>,
     _runtime: tokio::runtime::Runtime,
 }
 
@@ -24,27 +28,43 @@ impl OtlpReceiver {
         let (runtime, listener) = crate::services::runtime_and_listener();
         let port = listener.local_addr().unwrap().port();
         let spans = Arc::new(Mutex::new(Vec::new()));
-        let kept = spans.clone();
+        let metrics = Arc::new(Mutex::new(Vec::new()));
+        let kept = (spans.clone(), metrics.clone());
         runtime.spawn(async move {
             while let Ok((stream, _)) = listener.accept().await {
                 let kept = kept.clone();
                 tokio::spawn(async move {
                     let service = service_fn(move |req: hyper::Request<hyper::body::Incoming>| {
-                        let kept = kept.clone();
+                        let (spans, metrics) = kept.clone();
                         async move {
                             let path = req.uri().path().to_string();
                             let body = req.into_body().collect().await?.to_bytes();
-                            let status = match ExportTraceServiceRequest::decode(body) {
-                                Ok(export) if path == "/v1/traces" => {
-                                    let mut kept = kept.lock().unwrap();
-                                    for resource in export.resource_spans {
-                                        for scope in resource.scope_spans {
-                                            kept.extend(scope.spans);
+                            let status = match path.as_str() {
+                                "/v1/traces" => match ExportTraceServiceRequest::decode(body) {
+                                    Ok(export) => {
+                                        let mut kept = spans.lock().unwrap();
+                                        for resource in export.resource_spans {
+                                            for scope in resource.scope_spans {
+                                                kept.extend(scope.spans);
+                                            }
                                         }
+                                        200
                                     }
-                                    200
-                                }
-                                _ => 400,
+                                    Err(_) => 400,
+                                },
+                                "/v1/metrics" => match ExportMetricsServiceRequest::decode(body) {
+                                    Ok(export) => {
+                                        let mut kept = metrics.lock().unwrap();
+                                        for resource in export.resource_metrics {
+                                            for scope in resource.scope_metrics {
+                                                kept.extend(scope.metrics);
+                                            }
+                                        }
+                                        200
+                                    }
+                                    Err(_) => 400,
+                                },
+                                _ => 404,
                             };
                             let mut res = hyper::Response::new(Full::new(bytes_of(status)));
                             *res.status_mut() = hyper::StatusCode::from_u16(status).unwrap();
@@ -60,6 +80,7 @@ impl OtlpReceiver {
         Self {
             port,
             spans,
+            metrics,
             _runtime: runtime,
         }
     }
@@ -71,6 +92,11 @@ impl OtlpReceiver {
     /// The spans received so far.
     pub fn spans(&self) -> Vec<Span> {
         self.spans.lock().unwrap().clone()
+    }
+
+    /// The metrics received so far, each export's in the order they came.
+    pub fn metrics(&self) -> Vec<Metric> {
+        self.metrics.lock().unwrap().clone()
     }
 
     /// Waits (at most 30 s) until a span of `kind` named `name` has come, and returns it.
@@ -99,19 +125,22 @@ fn bytes_of(status: u16) -> bytes::Bytes {
     if status == 200 {
         bytes::Bytes::new()
     } else {
-        bytes::Bytes::from_static(b"not an OTLP trace export\n")
+        bytes::Bytes::from_static(b"not an OTLP export\n")
     }
 }
 
 /// A span attribute's value, as text (strings as they are, integers in decimal).
 pub fn attribute(span: &Span, key: &str) -> Option<String> {
+    attribute_in(&span.attributes, key)
+}
+
+/// An attribute's value among `attributes` (a span's, a data point's), as text.
+pub fn attribute_in(
+    attributes: &[opentelemetry_proto::tonic::common::v1::KeyValue],
+    key: &str,
+) -> Option<String> {
     use opentelemetry_proto::tonic::common::v1::any_value::Value;
-    let value = span
-        .attributes
-        .iter()
-        .find(|a| a.key == key)?
-        .value
-        .as_ref()?;
+    let value = attributes.iter().find(|a| a.key == key)?.value.as_ref()?;
     match value.value.as_ref()? {
         Value::StringValue(s) => Some(s.clone()),
         Value::IntValue(i) => Some(i.to_string()),

@@ -91,11 +91,11 @@ fn run(task_file: &Path) -> Result<i32> {
         if let Some(metrics) = metrics {
             spinrt_telemetry::prometheus::spawn(tokio::net::TcpListener::from_std(metrics)?);
         }
-        spinrt_telemetry::traces::init().map_err(anyhow::Error::msg)?;
+        spinrt_telemetry::init_otlp().map_err(anyhow::Error::msg)?;
         serve(task, env, listener, stop_signals, output.clone()).await
     });
-    // The spans of the last requests are still batched.
-    spinrt_telemetry::traces::shutdown();
+    // The last spans and metrics are still batched.
+    spinrt_telemetry::shutdown_otlp();
     // What was logged last (why the app did not load) is still queued.
     output.flush(Duration::from_secs(2));
     served

@@ -1,13 +1,32 @@
 //! What a Spin app's process reports about itself, for the operator: metrics named as
 //! OpenTelemetry's semantic conventions name them, served to Prometheus from `/metrics` on the
-//! address `SPIN_METRICS_ADDR` gives (off unless set).
+//! address `SPIN_METRICS_ADDR` gives, and traces and metrics exported over OTLP when the
+//! standard `OTEL_EXPORTER_OTLP_*ENDPOINT` variables name a collector (each off unless set).
 //!
-//! Recording costs nothing until [`metrics::enable`] is called: every recording site asks
-//! [`metrics::get`] first and gets `None`.
+//! Recording costs nothing until something turns it on: every recording site asks
+//! [`metrics::get`] or [`traces::server_span`] first and gets `None`.
 
 pub mod metrics;
+mod otel_metrics;
+mod otlp;
 pub mod prometheus;
 pub mod traces;
+
+/// Starts the OTLP exporters the process's environment asks for (traces, metrics, both or
+/// neither); a protocol other than `http/protobuf` is an error naming it.
+pub fn init_otlp() -> Result<(), String> {
+    traces::init()?;
+    if otel_metrics::init()? {
+        metrics::enable();
+    }
+    Ok(())
+}
+
+/// Exports what the OTLP exporters still hold: before the process exits.
+pub fn shutdown_otlp() {
+    traces::shutdown();
+    otel_metrics::shutdown();
+}
 
 /// The environment variable (of a task, or of `spinrt up`) that turns the Prometheus endpoint
 /// on: the address to listen on, `0.0.0.0:9090` for example.

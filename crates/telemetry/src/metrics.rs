@@ -9,12 +9,15 @@ use std::sync::OnceLock;
 use std::sync::atomic::AtomicU64;
 use std::time::Duration;
 
+use opentelemetry::KeyValue;
 use prometheus_client::encoding::EncodeLabelSet;
 use prometheus_client::metrics::counter::Counter;
 use prometheus_client::metrics::family::Family;
 use prometheus_client::metrics::gauge::Gauge;
 use prometheus_client::metrics::histogram::Histogram;
 use prometheus_client::registry::{Registry, Unit};
+
+use crate::otel_metrics;
 
 static METRICS: OnceLock<Metrics> = OnceLock::new();
 
@@ -29,13 +32,14 @@ pub fn get() -> Option<&'static Metrics> {
 }
 
 /// OpenTelemetry's advised boundaries for `http.server.request.duration`, in seconds.
-const DURATION_BUCKETS: [f64; 14] = [
+pub(crate) const DURATION_BUCKETS: [f64; 14] = [
     0.005, 0.01, 0.025, 0.05, 0.075, 0.1, 0.25, 0.5, 0.75, 1.0, 2.5, 5.0, 7.5, 10.0,
 ];
 
 /// Boundaries for a component's load: from a mapped file (milliseconds) to a compile
 /// (seconds).
-const LOAD_BUCKETS: [f64; 10] = [0.001, 0.005, 0.01, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 10.0];
+pub(crate) const LOAD_BUCKETS: [f64; 10] =
+    [0.001, 0.005, 0.01, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 10.0];
 
 fn request_histogram() -> Histogram {
     Histogram::new(DURATION_BUCKETS)
@@ -156,14 +160,20 @@ impl Metrics {
 
     /// A request begins: it counts as active until the returned guard is dropped.
     pub fn request_started(&self, method: &http::Method) -> ActiveRequest {
+        let method = method_label(method);
         let gauge = self
             .active_requests
             .get_or_create(&MethodLabels {
-                http_request_method: method_label(method),
+                http_request_method: method,
             })
             .clone();
         gauge.inc();
-        ActiveRequest(gauge)
+        let otel = otel_metrics::get().map(|o| {
+            let attributes = [KeyValue::new("http.request.method", method)];
+            o.active_requests.add(1, &attributes);
+            attributes
+        });
+        ActiveRequest { gauge, otel }
     }
 
     /// A request was answered (its response head is out); `routed` is the route and component
@@ -176,14 +186,28 @@ impl Metrics {
         duration: Duration,
     ) {
         let (route, component) = routed.unwrap_or_default();
+        let method = method_label(method);
         self.request_duration
             .get_or_create(&RequestLabels {
-                http_request_method: method_label(method),
+                http_request_method: method,
                 http_route: route.to_string(),
                 http_response_status_code: status,
                 spin_component_id: component.to_string(),
             })
             .observe(duration.as_secs_f64());
+        if let Some(o) = otel_metrics::get() {
+            let mut attributes = vec![
+                KeyValue::new("http.request.method", method),
+                KeyValue::new("http.response.status_code", i64::from(status)),
+            ];
+            // Absent, not empty, when no route matched (OpenTelemetry's convention).
+            if let Some((route, component)) = routed {
+                attributes.push(KeyValue::new("http.route", route.to_string()));
+                attributes.push(KeyValue::new("spin.component_id", component.to_string()));
+            }
+            o.request_duration
+                .record(duration.as_secs_f64(), &attributes);
+        }
     }
 
     /// An instance of `component` exists until the returned guard is dropped.
@@ -193,38 +217,68 @@ impl Metrics {
             .get_or_create(&component_labels(component))
             .clone();
         gauge.inc();
-        InstanceInUse(gauge)
+        let otel = otel_metrics::get().map(|o| {
+            let attributes = component_attributes(component);
+            o.instances_in_use.add(1, &attributes);
+            attributes
+        });
+        InstanceInUse { gauge, otel }
     }
 
     pub fn set_instance_pool_size(&self, size: u32) {
         self.instance_pool_size.set(i64::from(size));
+        if let Some(o) = otel_metrics::get() {
+            o.instance_pool_size.record(i64::from(size), &[]);
+        }
     }
 
     pub fn trapped(&self, component: &str) {
         self.traps.get_or_create(&component_labels(component)).inc();
+        if let Some(o) = otel_metrics::get() {
+            o.traps.add(1, &component_attributes(component));
+        }
     }
 
     /// The counter a component's epoch yields go to, to keep in its store.
-    pub fn epoch_yields(&self, component: &str) -> Counter<u64, AtomicU64> {
-        self.epoch_yields
-            .get_or_create(&component_labels(component))
-            .clone()
+    pub fn epoch_yields(&self, component: &str) -> EpochYields {
+        EpochYields {
+            counter: self
+                .epoch_yields
+                .get_or_create(&component_labels(component))
+                .clone(),
+            otel: otel_metrics::get().map(|_| component_attributes(component)),
+        }
     }
 
     pub fn memory_grow_refused(&self, component: &str) {
         self.memory_refusals
             .get_or_create(&component_labels(component))
             .inc();
+        if let Some(o) = otel_metrics::get() {
+            o.memory_refusals.add(1, &component_attributes(component));
+        }
     }
 
     pub fn component_loaded(&self, component: &str, from_cache: bool, duration: Duration) {
+        let source = if from_cache { "cache" } else { "compiled" };
         self.load_duration
             .get_or_create(&LoadLabels {
                 spin_component_id: component.to_string(),
-                spin_component_source: if from_cache { "cache" } else { "compiled" },
+                spin_component_source: source,
             })
             .observe(duration.as_secs_f64());
+        if let Some(o) = otel_metrics::get() {
+            let attributes = [
+                KeyValue::new("spin.component_id", component.to_string()),
+                KeyValue::new("spin.component.source", source),
+            ];
+            o.load_duration.record(duration.as_secs_f64(), &attributes);
+        }
     }
+}
+
+fn component_attributes(component: &str) -> [KeyValue; 1] {
+    [KeyValue::new("spin.component_id", component.to_string())]
 }
 
 fn component_labels(component: &str) -> ComponentLabels {
@@ -251,20 +305,47 @@ pub(crate) fn method_label(method: &http::Method) -> &'static str {
 }
 
 /// Keeps a request counted as active.
-pub struct ActiveRequest(Gauge);
+pub struct ActiveRequest {
+    gauge: Gauge,
+    otel: Option<[KeyValue; 1]>,
+}
 
 impl Drop for ActiveRequest {
     fn drop(&mut self) {
-        self.0.dec();
+        self.gauge.dec();
+        if let (Some(attributes), Some(o)) = (&self.otel, otel_metrics::get()) {
+            o.active_requests.add(-1, attributes);
+        }
     }
 }
 
 /// Keeps an instance counted as in use.
-pub struct InstanceInUse(Gauge);
+pub struct InstanceInUse {
+    gauge: Gauge,
+    otel: Option<[KeyValue; 1]>,
+}
 
 impl Drop for InstanceInUse {
     fn drop(&mut self) {
-        self.0.dec();
+        self.gauge.dec();
+        if let (Some(attributes), Some(o)) = (&self.otel, otel_metrics::get()) {
+            o.instances_in_use.add(-1, attributes);
+        }
+    }
+}
+
+/// Where one component's epoch yields are counted.
+pub struct EpochYields {
+    counter: Counter<u64, AtomicU64>,
+    otel: Option<[KeyValue; 1]>,
+}
+
+impl EpochYields {
+    pub fn inc(&self) {
+        self.counter.inc();
+        if let (Some(attributes), Some(o)) = (&self.otel, otel_metrics::get()) {
+            o.epoch_yields.add(1, attributes);
+        }
     }
 }
 

@@ -20,36 +20,11 @@ struct Tracing {
 
 static TRACING: OnceLock<Tracing> = OnceLock::new();
 
-const ENDPOINT_VARS: [&str; 2] = [
-    "OTEL_EXPORTER_OTLP_TRACES_ENDPOINT",
-    "OTEL_EXPORTER_OTLP_ENDPOINT",
-];
-const PROTOCOL_VARS: [&str; 2] = [
-    "OTEL_EXPORTER_OTLP_TRACES_PROTOCOL",
-    "OTEL_EXPORTER_OTLP_PROTOCOL",
-];
-
-fn env(name: &str) -> Option<String> {
-    std::env::var(name).ok().filter(|v| !v.is_empty())
-}
-
-/// Turns tracing on if the process's environment names an OTLP endpoint; `Ok(false)` when it
-/// does not (nothing is recorded then). The exporter reads the standard `OTEL_*` variables
-/// (endpoint, headers, timeout); `OTEL_SERVICE_NAME` and `OTEL_RESOURCE_ATTRIBUTES` describe
-/// the process, whose service name is otherwise `spin`.
-pub fn init() -> Result<bool, String> {
-    if ENDPOINT_VARS.iter().all(|v| env(v).is_none()) {
+/// Turns tracing on if the process's environment names an OTLP endpoint for traces;
+/// `Ok(false)` when it does not (nothing is recorded then).
+pub(crate) fn init() -> Result<bool, String> {
+    if !crate::otlp::configured("TRACES")? {
         return Ok(false);
-    }
-    let protocol = PROTOCOL_VARS.iter().find_map(|v| env(v));
-    match protocol.as_deref() {
-        None | Some("http/protobuf") => {}
-        Some(other) => {
-            return Err(format!(
-                "OTEL_EXPORTER_OTLP_PROTOCOL={other} is not supported: traces are exported \
-                 over http/protobuf only"
-            ));
-        }
     }
     use opentelemetry_otlp::{Protocol, WithExportConfig as _};
     let exporter = opentelemetry_otlp::SpanExporter::builder()
@@ -57,15 +32,9 @@ pub fn init() -> Result<bool, String> {
         .with_protocol(Protocol::HttpBinary)
         .build()
         .map_err(|e| format!("the OTLP trace exporter: {e}"))?;
-    let named = env("OTEL_SERVICE_NAME").is_some()
-        || env("OTEL_RESOURCE_ATTRIBUTES").is_some_and(|a| a.contains("service.name="));
-    let mut resource = opentelemetry_sdk::Resource::builder();
-    if !named {
-        resource = resource.with_service_name("spin");
-    }
     let provider = SdkTracerProvider::builder()
         .with_batch_exporter(exporter)
-        .with_resource(resource.build())
+        .with_resource(crate::otlp::resource())
         .build();
     let tracer = provider.tracer("spinrt");
     let _ = TRACING.set(Tracing { provider, tracer });
@@ -74,7 +43,7 @@ pub fn init() -> Result<bool, String> {
 }
 
 /// Exports what is still batched (before the process exits).
-pub fn shutdown() {
+pub(crate) fn shutdown() {
     if let Some(tracing) = TRACING.get()
         && let Err(e) = tracing.provider.shutdown()
     {

@@ -78,7 +78,7 @@ impl UpCommand {
                     .with_context(|| format!("cannot serve metrics on {addr}"))?;
                 spinrt_telemetry::prometheus::spawn(listener);
             }
-            spinrt_telemetry::traces::init().map_err(anyhow::Error::msg)?;
+            spinrt_telemetry::init_otlp().map_err(anyhow::Error::msg)?;
             let mut source = self.source().await?;
             if !self.component_ids.is_empty() {
                 source.app.retain_components(&self.component_ids)?;
@@ -108,8 +108,8 @@ impl UpCommand {
             loaded.flush_output(std::time::Duration::from_secs(2));
             anyhow::Ok(code)
         });
-        // The spans of the last requests are still batched.
-        spinrt_telemetry::traces::shutdown();
+        // The last spans and metrics are still batched.
+        spinrt_telemetry::shutdown_otlp();
         let code = code?;
         // A command app's exit code is the command's, as for `spin up`.
         if code != 0 {
