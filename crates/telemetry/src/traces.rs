@@ -1,6 +1,7 @@
 //! Traces, as Spin emits them: with `OTEL_EXPORTER_OTLP_ENDPOINT` (or `..._TRACES_ENDPOINT`) set,
-//! one server span per request (continuing the caller's `traceparent`) and a client span for
-//! each outbound HTTP request (carrying `traceparent` onward), exported over OTLP in batches
+//! one server span per request (continuing the caller's `traceparent`), under it a client span
+//! for each outbound HTTP request (carrying `traceparent` onward) and each call of a host
+//! interface (key-value, SQLite, Redis, PostgreSQL, MySQL, MQTT), exported over OTLP in batches
 //! from a thread of their own: a request never waits on the collector, and an unreachable one
 //! costs a warning in the log.
 
