@@ -612,9 +612,5 @@ fn wasi_keyvalue_on_a_redis_store() {
         request(up.addr, "POST", "/wasi-kv/default/fresh/race", "slow"),
         (200, "found fast then swapped to slow".into())
     );
-    let out = std::process::Command::new("redis-cli")
-        .args(["-p", &redis.port.to_string(), "GET", "k1"])
-        .output()
-        .unwrap();
-    assert_eq!(String::from_utf8_lossy(&out.stdout).trim(), "slow");
+    assert_eq!(services::redis_cli(redis.port, &["GET", "k1"]), "slow");
 }

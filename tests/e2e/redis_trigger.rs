@@ -3,22 +3,13 @@
 //! message published reaches both, which prove it by writing `spinrt:sdk3:M` / `spinrt:sdk7:M`
 //! back to Redis; through `spinrt up` and through containerd + the shim.
 
-use std::process::Command;
 use std::time::{Duration, Instant};
 
 use spinrt_tests::bins::{Up, up_refuses};
 use spinrt_tests::containerd::{Containerd, Version, unique_id};
 use spinrt_tests::net::blocking_get as get;
+use spinrt_tests::services::redis_cli;
 use spinrt_tests::{apps, images, services};
-
-fn redis_cli(port: u16, args: &[&str]) -> String {
-    let out = Command::new("redis-cli")
-        .args(["-p", &port.to_string()])
-        .args(args)
-        .output()
-        .expect("running redis-cli");
-    String::from_utf8_lossy(&out.stdout).trim().to_string()
-}
 
 /// Waits until something subscribes to `channel` (the trigger is ready, or back after the
 /// server restarted).

@@ -4,14 +4,13 @@
 //! refuses it); through `spinrt up` and through containerd 2.1, credentials, region and
 //! endpoint coming from the usual `AWS_*` variables.
 
-use std::process::Command;
 use std::time::{Duration, Instant};
 
 use serde_json::json;
 use spinrt_tests::bins::Up;
 use spinrt_tests::containerd::{Containerd, Version, unique_id};
 use spinrt_tests::net::blocking_get as get;
-use spinrt_tests::services::{Service, redis, sqs, sqs_call};
+use spinrt_tests::services::{Service, redis, redis_cli, sqs, sqs_call};
 use spinrt_tests::{apps, images};
 
 /// A queue whose messages come back 2 s after a consumer leaves them (SQS's default is 30).
@@ -64,11 +63,7 @@ fn messages_on(server: &Service, queue_url: &str) -> u64 {
 }
 
 fn redis_get(port: u16, key: &str) -> String {
-    let out = Command::new("redis-cli")
-        .args(["-p", &port.to_string(), "get", key])
-        .output()
-        .expect("running redis-cli");
-    String::from_utf8_lossy(&out.stdout).trim().to_string()
+    redis_cli(port, &["get", key])
 }
 
 /// Waits until `check` holds, at most 60 s.

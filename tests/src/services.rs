@@ -135,6 +135,16 @@ pub fn tcp_echo() -> Service {
     }
 }
 
+/// `redis-cli -p PORT ARGS...` against a [`redis`] server: its answer, trimmed.
+pub fn redis_cli(port: u16, args: &[&str]) -> String {
+    let out = Command::new("redis-cli")
+        .args(["-p", &port.to_string()])
+        .args(args)
+        .output()
+        .expect("running redis-cli");
+    String::from_utf8_lossy(&out.stdout).trim().to_string()
+}
+
 pub fn redis() -> Service {
     redis_on(free_port())
 }
