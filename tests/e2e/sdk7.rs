@@ -169,6 +169,15 @@ fn a_spin_sdk_7_app_is_served() {
     assert_eq!(get(addr, "/requests"), (200, "1".into()));
     assert_eq!(get(addr, "/.well-known/spin/health"), (200, "OK".into()));
 
+    // wasi:otel with tracing off: the guest's calls do nothing and it is given the empty
+    // span context (the spans themselves: tests/e2e/traces.rs).
+    assert_eq!(
+        get(addr, "/otel"),
+        (200, format!("outer {} {}", "0".repeat(32), "0".repeat(16)))
+    );
+    assert_eq!(get(addr, "/otel?unstarted"), (200, "ended".into()));
+    assert_eq!(get(addr, "/otel?flood"), (200, "opened 2000".into()));
+
     let log = std::fs::read_to_string(dir.path().join("up.log")).unwrap();
     assert!(log.contains("component 'sdk7'"), "{log}");
     assert!(

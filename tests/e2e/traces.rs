@@ -2,7 +2,8 @@
 //! protobuf definitions: a request carrying a `traceparent` whose guest calls an upstream over
 //! outbound HTTP gives a server span continuing the caller's trace and a client span under it,
 //! whose `traceparent` the upstream sees; key-value, SQLite and Redis calls are spans of their
-//! request; an unreachable collector costs the requests nothing. Through `spinrt up` (a
+//! request; a span the guest emits through `wasi:otel` joins the trace, its key-value call under
+//! it; the same over OTLP/gRPC; an unreachable collector costs the requests nothing. Through `spinrt up` (a
 //! spin-sdk 7 app) and containerd 2.1 (a spin-sdk 2 app).
 
 use std::io::{BufRead, BufReader, Write};
@@ -18,6 +19,8 @@ use spinrt_tests::{apps, images};
 
 const TRACE_ID: &str = "4bf92f3577b34da6a3ce929d0e0e4736";
 const CALLER_SPAN_ID: &str = "00f067aa0ba902b7";
+/// The trace of the request whose guest emits a span of its own.
+const GUEST_TRACE_ID: &str = "0af7651916cd43dd8448eb211c80319c";
 
 /// An upstream on loopback that answers `ok` and keeps the `traceparent` of each request.
 fn upstream() -> (u16, Arc<Mutex<Vec<String>>>) {
@@ -231,9 +234,72 @@ fn a_request_and_its_outbound_call_are_traced_through_spinrt_up() {
         );
     }
 
+    // A span the guest emits through wasi:otel joins the request's trace under its server
+    // span, and the key-value call the guest made while it was open is its child.
+    let (status, body) = block_on(async {
+        let res = client()
+            .get(format!("http://{}/otel", up.addr))
+            .header(
+                "traceparent",
+                format!("00-{GUEST_TRACE_ID}-{CALLER_SPAN_ID}-01"),
+            )
+            .send()
+            .await
+            .unwrap();
+        (res.status().as_u16(), res.text().await.unwrap())
+    });
+    assert_eq!(status, 200, "{body}");
+    let guest = receiver.wait_for(SpanKind::Internal, "guest work");
+    let in_trace = |kind: SpanKind, name: &str| {
+        receiver
+            .spans()
+            .into_iter()
+            .find(|s| s.kind == kind as i32 && s.name == name && hex(&s.trace_id) == GUEST_TRACE_ID)
+            .unwrap_or_else(|| panic!("no {name} in the guest's trace: {:#?}", receiver.spans()))
+    };
+    let server = in_trace(SpanKind::Server, "GET /...");
+    assert_eq!(
+        body,
+        format!("outer {GUEST_TRACE_ID} {}", hex(&server.span_id))
+    );
+    assert_eq!(hex(&guest.trace_id), GUEST_TRACE_ID);
+    assert_eq!(hex(&guest.span_id), "5eed5eed5eed5eed");
+    assert_eq!(guest.parent_span_id, server.span_id);
+    assert_eq!(attribute(&guest, "guest.answer").as_deref(), Some("42"));
+    assert_eq!(attribute(&guest, "guest.word").as_deref(), Some("hello"));
+    assert!(
+        attribute(&guest, "guest.flags").is_some_and(|v| v.contains("BoolValue(true)")),
+        "{guest:#?}"
+    );
+    assert_eq!(guest.events.len(), 1, "{guest:#?}");
+    assert_eq!(guest.events[0].name, "stored");
+    assert!(guest.start_time_unix_nano <= guest.events[0].time_unix_nano);
+    assert!(guest.events[0].time_unix_nano <= guest.end_time_unix_nano);
+    assert_eq!(
+        guest.status.as_ref().map(|s| s.code),
+        Some(opentelemetry_proto::tonic::trace::v1::status::StatusCode::Ok as i32)
+    );
+    let set = in_trace(SpanKind::Client, "key_value set");
+    assert_eq!(set.parent_span_id, guest.span_id);
+    // Ending a span never started traps, as in Spin.
+    let (status, _) = spinrt_tests::net::blocking_get(up.addr, "/otel?unstarted");
+    assert_eq!(status, 500);
+    // The host keeps each open span, so a guest may not open them without end.
+    let (status, _) = spinrt_tests::net::blocking_get(up.addr, "/otel?flood");
+    assert_eq!(status, 500);
+
     // Probes of the health endpoint are not traced.
     let _ = spinrt_tests::net::blocking_get(up.addr, "/.well-known/spin/health");
     assert!(up.terminate().success());
+    let log = std::fs::read_to_string(dir.path().join("up.log")).unwrap();
+    assert!(
+        log.contains("ended span 0123456789abcdef, which it never started"),
+        "{log}"
+    );
+    assert!(
+        log.contains("the guest has 1024 spans open at once"),
+        "{log}"
+    );
     assert!(
         receiver
             .spans()
@@ -241,6 +307,44 @@ fn a_request_and_its_outbound_call_are_traced_through_spinrt_up() {
             .all(|s| !s.name.contains("well-known")),
         "{:#?}",
         receiver.spans()
+    );
+}
+
+/// `OTEL_EXPORTER_OTLP_PROTOCOL=grpc`: the same spans reach a collector over OTLP/gRPC.
+#[test]
+fn traces_go_over_grpc_when_the_protocol_says_so() {
+    let dir = tempfile::tempdir().unwrap();
+    let receiver = OtlpReceiver::start_grpc();
+    let (upstream_port, upstream_saw) = upstream();
+    let mut env = otel_env(&receiver.endpoint()).to_vec();
+    env.push(("OTEL_EXPORTER_OTLP_PROTOCOL", "grpc".to_string()));
+    let mut up = start_up(&SDK7, dir.path(), upstream_port, &env);
+    let (status, body) = traced_request(&SDK7, up.addr, upstream_port);
+    assert_eq!((status, body.as_str()), (200, "200 ok"));
+    assert_trace(&SDK7, &receiver, &upstream_saw);
+    assert!(up.terminate().success());
+}
+
+/// A protocol we do not speak is refused at start, by name.
+#[test]
+fn an_unsupported_otlp_protocol_is_refused_by_name() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut env = otel_env("http://127.0.0.1:4318").to_vec();
+    env.push(("OTEL_EXPORTER_OTLP_PROTOCOL", "http/json".to_string()));
+    let port = upstream().0.to_string();
+    let mut envs = vec![("SPIN_VARIABLE_UPSTREAM_PORT", port.as_str())];
+    envs.extend(env.iter().map(|(k, v)| (*k, v.as_str())));
+    let error = Up::try_start(
+        apps::manifest_dir(SDK7.name),
+        &["--no-cache"],
+        &envs,
+        &dir.path().join("up.log"),
+    )
+    .err()
+    .expect("spinrt up refuses http/json");
+    assert!(
+        error.contains("OTLP protocol http/json is not supported"),
+        "{error}"
     );
 }
 

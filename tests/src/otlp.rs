@@ -1,4 +1,4 @@
-//! An OTLP/HTTP receiver for traces and metrics, built on the protocol's official protobuf
+//! An OTLP/HTTP receiver for traces and metrics (and one over gRPC for traces), built on the protocol's official protobuf
 //! definitions (`opentelemetry-proto`): it keeps every span and metric exported to it, for a
 //! test to read.
 
@@ -85,6 +85,28 @@ impl OtlpReceiver {
         }
     }
 
+    /// The same receiver for traces over OTLP/gRPC (`OTEL_EXPORTER_OTLP_PROTOCOL=grpc`), on
+    /// tonic as collectors serve it.
+    pub fn start_grpc() -> Self {
+        use opentelemetry_proto::tonic::collector::trace::v1::trace_service_server::TraceServiceServer;
+
+        let (runtime, listener) = crate::services::runtime_and_listener();
+        let port = listener.local_addr().unwrap().port();
+        let spans = Arc::new(Mutex::new(Vec::new()));
+        let service = TraceServiceServer::new(GrpcTraces(spans.clone()));
+        runtime.spawn(
+            tonic::transport::Server::builder()
+                .add_service(service)
+                .serve_with_incoming(tonic::transport::server::TcpIncoming::from(listener)),
+        );
+        Self {
+            port,
+            spans,
+            metrics: Arc::default(),
+            _runtime: runtime,
+        }
+    }
+
     pub fn endpoint(&self) -> String {
         format!("http://127.0.0.1:{}", self.port)
     }
@@ -145,5 +167,31 @@ pub fn attribute_in(
         Value::StringValue(s) => Some(s.clone()),
         Value::IntValue(i) => Some(i.to_string()),
         other => Some(format!("{other:?}")),
+    }
+}
+
+/// Keeps the spans of every gRPC export.
+struct GrpcTraces(Arc<Mutex<Vec<Span>>>);
+
+#[tonic::async_trait]
+impl opentelemetry_proto::tonic::collector::trace::v1::trace_service_server::TraceService
+    for GrpcTraces
+{
+    async fn export(
+        &self,
+        request: tonic::Request<ExportTraceServiceRequest>,
+    ) -> Result<
+        tonic::Response<
+            opentelemetry_proto::tonic::collector::trace::v1::ExportTraceServiceResponse,
+        >,
+        tonic::Status,
+    > {
+        let mut kept = self.0.lock().unwrap();
+        for resource in request.into_inner().resource_spans {
+            for scope in resource.scope_spans {
+                kept.extend(scope.spans);
+            }
+        }
+        Ok(tonic::Response::new(Default::default()))
     }
 }

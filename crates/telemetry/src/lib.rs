@@ -7,13 +7,15 @@
 //! [`metrics::get`] or [`traces::server_span`] first and gets `None`.
 
 pub mod metrics;
+// The engine builds guests' spans (`wasi:otel`) from these, at the versions spans are made with.
+pub use {opentelemetry, opentelemetry_sdk};
 mod otel_metrics;
 mod otlp;
 pub mod prometheus;
 pub mod traces;
 
 /// Starts the OTLP exporters the process's environment asks for (traces, metrics, both or
-/// neither); a protocol other than `http/protobuf` is an error naming it.
+/// neither), over `http/protobuf` or `grpc`; another protocol is an error naming it.
 pub fn init_otlp() -> Result<(), String> {
     traces::init()?;
     if otel_metrics::init()? {

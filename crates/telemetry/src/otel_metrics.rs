@@ -28,15 +28,16 @@ pub(crate) fn get() -> Option<&'static Instruments> {
 /// Starts exporting if the environment names an OTLP endpoint for metrics; `Ok(false)` when
 /// it does not.
 pub(crate) fn init() -> Result<bool, String> {
-    if !crate::otlp::configured("METRICS")? {
+    let Some(protocol) = crate::otlp::configured("METRICS")? else {
         return Ok(false);
-    }
+    };
     use opentelemetry_otlp::{Protocol, WithExportConfig as _};
-    let exporter = opentelemetry_otlp::MetricExporter::builder()
-        .with_http()
-        .with_protocol(Protocol::HttpBinary)
-        .build()
-        .map_err(|e| format!("the OTLP metric exporter: {e}"))?;
+    let builder = opentelemetry_otlp::MetricExporter::builder();
+    let exporter = match protocol {
+        Protocol::Grpc => builder.with_tonic().build(),
+        _ => builder.with_http().with_protocol(protocol).build(),
+    }
+    .map_err(|e| format!("the OTLP metric exporter: {e}"))?;
     let provider = SdkMeterProvider::builder()
         .with_reader(PeriodicReader::builder(exporter).build())
         .with_resource(crate::otlp::resource())

@@ -1,28 +1,34 @@
 //! What OpenTelemetry's exporters share: whether the environment names an OTLP endpoint for a
 //! signal, over a protocol we speak, and the resource (service) they describe.
 
+pub(crate) use opentelemetry_otlp::Protocol;
+
 fn env(name: &str) -> Option<String> {
     std::env::var(name).ok().filter(|v| !v.is_empty())
 }
 
-/// Whether `signal` (`TRACES`, `METRICS`) is to be exported: its own endpoint variable or the
-/// common one is set. A protocol other than `http/protobuf` is an error naming it.
-pub(crate) fn configured(signal: &str) -> Result<bool, String> {
+/// The protocol `signal` (`TRACES`, `METRICS`) is to be exported over, or `None` when neither
+/// its own endpoint variable nor the common one is set. `http/protobuf` unless
+/// `OTEL_EXPORTER_OTLP_{signal}_PROTOCOL` or `OTEL_EXPORTER_OTLP_PROTOCOL` says `grpc`; any
+/// other protocol (`http/json`) is an error naming it.
+pub(crate) fn configured(signal: &str) -> Result<Option<Protocol>, String> {
     let endpoints = [
         format!("OTEL_EXPORTER_OTLP_{signal}_ENDPOINT"),
         "OTEL_EXPORTER_OTLP_ENDPOINT".to_string(),
     ];
     if endpoints.iter().all(|v| env(v).is_none()) {
-        return Ok(false);
+        return Ok(None);
     }
     let protocols = [
         format!("OTEL_EXPORTER_OTLP_{signal}_PROTOCOL"),
         "OTEL_EXPORTER_OTLP_PROTOCOL".to_string(),
     ];
     match protocols.iter().find_map(|v| env(v)).as_deref() {
-        None | Some("http/protobuf") => Ok(true),
+        None | Some("http/protobuf") => Ok(Some(Protocol::HttpBinary)),
+        Some("grpc") => Ok(Some(Protocol::Grpc)),
         Some(other) => Err(format!(
-            "OTLP protocol {other} is not supported: telemetry is exported over http/protobuf only"
+            "OTLP protocol {other} is not supported: telemetry is exported over http/protobuf \
+             or grpc"
         )),
     }
 }

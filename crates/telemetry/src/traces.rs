@@ -3,20 +3,29 @@
 //! for each outbound HTTP request (carrying `traceparent` onward) and each call of a host
 //! interface (key-value, SQLite, Redis, PostgreSQL, MySQL, MQTT), exported over OTLP in batches
 //! from a thread of their own: a request never waits on the collector, and an unreachable one
-//! costs a warning in the log.
+//! costs a warning in the log. Spans a guest records itself (`wasi:otel`, see the engine's
+//! `host::otel`) go out with them.
 
 use std::borrow::Cow;
-use std::sync::OnceLock;
+use std::sync::{Arc, OnceLock};
 
 use opentelemetry::propagation::{Extractor, Injector, TextMapPropagator};
-use opentelemetry::trace::{SpanKind, Status, TraceContextExt, Tracer as _, TracerProvider as _};
+use opentelemetry::trace::{
+    SpanContext, SpanKind, Status, TraceContextExt, Tracer as _, TracerProvider as _,
+};
 use opentelemetry::{Context, KeyValue};
+use opentelemetry_sdk::error::OTelSdkResult;
 use opentelemetry_sdk::propagation::TraceContextPropagator;
-use opentelemetry_sdk::trace::{SdkTracerProvider, Tracer};
+use opentelemetry_sdk::trace::{
+    BatchSpanProcessor, SdkTracerProvider, SpanData, SpanProcessor, Tracer,
+};
 
 struct Tracing {
     provider: SdkTracerProvider,
     tracer: Tracer,
+    /// The provider's batch processor, which also takes the spans guests record themselves
+    /// (`wasi:otel`): they arrive finished, with ids of their own.
+    processor: Arc<BatchSpanProcessor>,
 }
 
 static TRACING: OnceLock<Tracing> = OnceLock::new();
@@ -24,21 +33,30 @@ static TRACING: OnceLock<Tracing> = OnceLock::new();
 /// Turns tracing on if the process's environment names an OTLP endpoint for traces;
 /// `Ok(false)` when it does not (nothing is recorded then).
 pub(crate) fn init() -> Result<bool, String> {
-    if !crate::otlp::configured("TRACES")? {
+    let Some(protocol) = crate::otlp::configured("TRACES")? else {
         return Ok(false);
-    }
+    };
     use opentelemetry_otlp::{Protocol, WithExportConfig as _};
-    let exporter = opentelemetry_otlp::SpanExporter::builder()
-        .with_http()
-        .with_protocol(Protocol::HttpBinary)
-        .build()
-        .map_err(|e| format!("the OTLP trace exporter: {e}"))?;
+    let builder = opentelemetry_otlp::SpanExporter::builder();
+    let exporter = match protocol {
+        Protocol::Grpc => builder.with_tonic().build(),
+        _ => builder.with_http().with_protocol(protocol).build(),
+    }
+    .map_err(|e| format!("the OTLP trace exporter: {e}"))?;
+    let resource = crate::otlp::resource();
+    let mut processor = BatchSpanProcessor::builder(exporter).build();
+    processor.set_resource(&resource);
+    let processor = Arc::new(processor);
     let provider = SdkTracerProvider::builder()
-        .with_batch_exporter(exporter)
-        .with_resource(crate::otlp::resource())
+        .with_span_processor(SharedProcessor(processor.clone()))
+        .with_resource(resource)
         .build();
     let tracer = provider.tracer("spinrt");
-    let _ = TRACING.set(Tracing { provider, tracer });
+    let _ = TRACING.set(Tracing {
+        provider,
+        tracer,
+        processor,
+    });
     log::info!("exporting traces over OTLP");
     Ok(true)
 }
@@ -49,6 +67,38 @@ pub(crate) fn shutdown() {
         && let Err(e) = tracing.provider.shutdown()
     {
         log::warn!("exporting the last traces: {e}");
+    }
+}
+
+/// Exports a span a guest recorded itself, if it is sampled (the SDK's rule for its own).
+pub fn export_guest_span(span: SpanData) {
+    if let Some(tracing) = TRACING.get()
+        && span.span_context.is_sampled()
+    {
+        tracing.processor.on_end(span);
+    }
+}
+
+/// The batch processor, shared by the provider and [`export_guest_span`]; the resource is set
+/// on it before it is shared.
+#[derive(Debug)]
+struct SharedProcessor(Arc<BatchSpanProcessor>);
+
+impl SpanProcessor for SharedProcessor {
+    fn on_start(&self, span: &mut opentelemetry_sdk::trace::Span, cx: &Context) {
+        self.0.on_start(span, cx);
+    }
+
+    fn on_end(&self, span: SpanData) {
+        self.0.on_end(span);
+    }
+
+    fn force_flush(&self) -> OTelSdkResult {
+        self.0.force_flush()
+    }
+
+    fn shutdown_with_timeout(&self, timeout: std::time::Duration) -> OTelSdkResult {
+        self.0.shutdown_with_timeout(timeout)
     }
 }
 
@@ -147,6 +197,17 @@ impl TraceContext {
 }
 
 impl TraceContext {
+    /// The span the request's work is in now: the request's, or a guest's standing in for it.
+    pub fn span_context(&self) -> SpanContext {
+        self.0.span().span_context().clone()
+    }
+
+    /// The same trace with `span`, one a guest started (`wasi:otel`), as the parent of the
+    /// host's spans made from it.
+    pub fn within(&self, span: SpanContext) -> TraceContext {
+        TraceContext(self.0.with_remote_span_context(span))
+    }
+
     /// Starts the span of one call of a host interface (`key_value get` in store `default`,
     /// `redis SET`), a child of the request's span.
     pub fn host_call(

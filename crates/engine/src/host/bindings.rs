@@ -3,8 +3,13 @@
 wasmtime::component::bindgen!({
     path: "wit",
     world: "spinrt:host/spin-host",
-    imports: { default: async },
+    imports: {
+        default: async,
+        // A guest ending a span it never started traps, as in Spin.
+        "wasi:otel/tracing": async | trappable,
+    },
     with: {
+        "wasi:clocks/wall-clock@0.2.0": wasmtime_wasi::p2::bindings::clocks::wall_clock,
         "fermyon:spin/key-value.store": super::key_value::Store,
         "fermyon:spin/sqlite.connection": super::sqlite::Connection,
         "wasi:keyvalue/store.bucket": super::key_value::Store,

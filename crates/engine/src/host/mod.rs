@@ -10,6 +10,7 @@ pub mod key_value;
 pub mod llm;
 pub mod mqtt;
 pub mod mysql;
+pub mod otel;
 pub mod outbound;
 pub mod output;
 pub mod postgres;
@@ -48,6 +49,7 @@ pub fn add_to_linker(linker: &mut Linker<InstanceState>) -> wasmtime::Result<()>
     mqtt::add_to_linker(linker)?;
     postgres::add_to_linker(linker)?;
     mysql::add_to_linker(linker)?;
+    otel::add_to_linker(linker)?;
     llm::add_to_linker(linker)?;
     spin1::add_to_linker(linker)?;
     // Types only (the cron, MQTT and SQS triggers' messages and errors): an empty instance
@@ -171,6 +173,7 @@ impl ComponentHost {
             variables: self.variables.clone(),
             key_value: self.key_value.clone(),
             sqlite: self.sqlite.clone(),
+            otel: otel::GuestSpans::default(),
         })
     }
 }
@@ -183,4 +186,5 @@ pub struct InstanceHost {
     pub(crate) variables: ComponentVariables,
     pub(crate) key_value: ComponentKeyValue,
     pub(crate) sqlite: ComponentSqlite,
+    pub(crate) otel: otel::GuestSpans,
 }

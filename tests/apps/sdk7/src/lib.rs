@@ -16,8 +16,14 @@
 //! - `GET /busy?ms=N`: computes for N ms (reading the clock once a million rounds), then
 //!   answers `busy N ms`.
 //! - `GET /grow?mb=N`: allocates and touches N MiB, then answers `grew N MiB`.
+//! - `GET /otel`: emits a span of its own through `wasi:otel` (a child of the host's request
+//!   span, with attributes, an event and a key-value call made inside it) and answers
+//!   `outer TRACE SPAN`, the host's span context it was given. `GET /otel?unstarted` ends a
+//!   span it never started, `GET /otel?flood` opens 2,000 spans and ends none (the host traps
+//!   either when tracing is on).
 //! - Spin's async interfaces: see [`apis`].
 mod apis;
+mod otel;
 
 use futures::{SinkExt, StreamExt};
 use spin_sdk::http::body::{stream, IncomingBodyExt};
@@ -53,6 +59,9 @@ async fn handle(req: Request) -> anyhow::Result<Response<BoxBody>> {
         "/fail" => Err(anyhow::anyhow!("failing as asked")),
         "/busy" => busy(number(&query, "ms=")),
         "/grow" => grow(number(&query, "mb=")),
+        "/otel" if query == "unstarted" => text(200, otel::end_unstarted()),
+        "/otel" if query == "flood" => text(200, otel::open_many(2000)),
+        "/otel" => text(200, otel::traced_work().await?),
         _ => text(404, format!("no route {path}")),
     }
 }

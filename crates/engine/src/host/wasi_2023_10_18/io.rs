@@ -6,7 +6,7 @@ use wasmtime::component::{Resource, ResourceTable};
 use wasmtime_wasi::p2::bindings::io::{error as p2_error, poll as p2_poll, streams as p2_streams};
 use wasmtime_wasi::p2::{DynInputStream, DynOutputStream, DynPollable, IoError, StreamError};
 
-use super::bindings::wasi::io::{poll, streams};
+use super::bindings::wasi::io0_2_0_rc_2023_10_18::{poll, streams};
 
 type StreamResult<T> = Result<T, StreamError>;
 

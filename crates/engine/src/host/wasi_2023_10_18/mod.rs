@@ -69,7 +69,8 @@ pub mod bindings {
 }
 
 pub fn add_to_linker(linker: &mut Linker<InstanceState>) -> wasmtime::Result<()> {
-    use bindings::wasi::{http, io};
+    use bindings::wasi::http;
+    use bindings::wasi::io0_2_0_rc_2023_10_18 as io;
     fn io_view(state: &mut InstanceState) -> &mut ResourceTable {
         state.ctx().table
     }
