@@ -47,6 +47,8 @@ pub fn main(arg: &str) -> i32 {
 }
 
 fn compile(arg: &str) -> Result<()> {
+    // Made here, not by the daemon, so the compiler stands on its own (a fresh node, a test).
+    std::fs::create_dir_all(EMPTY_ROOT).with_context(|| format!("creating {EMPTY_ROOT}"))?;
     let confinement = Confinement {
         namespaces: [
             Namespace::Network,
@@ -105,7 +107,6 @@ pub fn engine_key(exit_of: ExitOf) -> Result<u64> {
 }
 
 fn run_compiler(arg: &str, input: &[u8], exit_of: ExitOf) -> Result<Vec<u8>> {
-    std::fs::create_dir_all(EMPTY_ROOT).with_context(|| format!("creating {EMPTY_ROOT}"))?;
     let exe = crate::server_binary()?;
     let mut command = Command::new(&exe);
     command
