@@ -3,8 +3,8 @@
 //! outbound HTTP gives a server span continuing the caller's trace and a client span under it,
 //! whose `traceparent` the upstream sees; key-value, SQLite and Redis calls are spans of their
 //! request; a span the guest emits through `wasi:otel` joins the trace, its key-value call under
-//! it; the same over OTLP/gRPC; an unreachable collector costs the requests nothing. Through `spinrt up` (a
-//! spin-sdk 7 app) and containerd 2.1 (a spin-sdk 2 app).
+//! it; the same over OTLP/gRPC; an unreachable collector costs the requests nothing. Through
+//! `spinrt up` (a spin-sdk 7 app) and containerd 2.1 (a spin-sdk 2 app).
 
 use std::io::{BufRead, BufReader, Write};
 use std::net::{SocketAddr, TcpListener};

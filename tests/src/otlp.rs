@@ -1,6 +1,6 @@
-//! An OTLP/HTTP receiver for traces and metrics (and one over gRPC for traces), built on the protocol's official protobuf
-//! definitions (`opentelemetry-proto`): it keeps every span and metric exported to it, for a
-//! test to read.
+//! An OTLP/HTTP receiver for traces and metrics (and one over gRPC for traces), built on the
+//! protocol's official protobuf definitions (`opentelemetry-proto`): it keeps every span and
+//! metric exported to it, for a test to read.
 
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
