@@ -5,8 +5,9 @@
 //!   at its best setting (pooling allocator with memory kept resident, as we run; instances
 //!   reused for WASI 0.3, its default there), as a WASI 0.2 (spin-sdk 3) and a WASI 0.3
 //!   (spin-sdk 7) build, and of a native hyper server; `wrk`, fixed connections and duration;
-//! - what observability costs: the WASI 0.2 echo with nothing on, metrics on, and traces
-//!   exported over OTLP, alternated;
+//! - what observability costs: the WASI 0.2 echo with nothing on, metrics on, traces exported
+//!   over OTLP, and traces and metrics exported, alternated; CPU per request of the server and
+//!   of the OTLP receiver apart;
 //! - `ctr run` to first HTTP 200: our shim (a Spin artifact and a plain image, each the first
 //!   time and once compiled) against runc running busybox's httpd;
 //! - resident memory of one idle shim task, and of 50 tasks at once.
@@ -32,6 +33,7 @@ fn repo() -> PathBuf {
 }
 
 struct Load {
+    requests: u64,
     rps: f64,
     p50_ms: f64,
     p99_ms: f64,
@@ -56,7 +58,14 @@ fn load(addr: SocketAddr) -> Load {
             .unwrap_or_else(|| panic!("no '{prefix}' in wrk output:\n{text}"))
     };
     assert!(!text.contains("Non-2xx"), "errors under load:\n{text}");
+    // "123456 requests in 10.00s, 12.34MB read"
+    let requests = text
+        .lines()
+        .find_map(|l| l.trim().split_once(" requests in "))
+        .and_then(|(n, _)| n.parse().ok())
+        .unwrap_or_else(|| panic!("no request count in wrk output:\n{text}"));
     Load {
+        requests,
         rps: field("Requests/sec:").parse().unwrap(),
         p50_ms: millis(&field("50%")),
         p99_ms: millis(&field("99%")),
@@ -132,9 +141,6 @@ fn throughput(dir: &Path) -> Vec<(String, Option<Load>)> {
             Some(load(ours.addr)),
         ));
         drop(ours);
-        if wasi == "0.2" {
-            rows.extend(observed(app, dir, &args));
-        }
 
         rows.push((
             format!("`{app}` (WASI {wasi}), wasmtime serve 48.0.8 `-O {WASMTIME_TUNED}`"),
@@ -157,29 +163,63 @@ fn throughput(dir: &Path) -> Vec<(String, Option<Load>)> {
     rows
 }
 
+/// What observability costs, as one row of [`observed`]'s table.
+struct Observed {
+    what: &'static str,
+    load: Load,
+    /// CPU the server used per request, in microseconds.
+    server_us: f64,
+    /// CPU the OTLP receiver (this process) used per request, in microseconds.
+    receiver_us: f64,
+    /// Spans the receiver got from this server against requests the server answered (none
+    /// when it exports none).
+    spans: Option<(usize, u64)>,
+}
+
 /// What observability costs: the same `spinrt up` with nothing on, with the metrics endpoint
-/// on, and with every request traced and exported (metrics too) to an OTLP receiver on
-/// loopback (a local collector).
-fn observed(app: &str, dir: &Path, args: &[&str]) -> Vec<(String, Option<Load>)> {
+/// on, with every request traced and exported over OTLP, and with traces and metrics exported,
+/// each server loaded in turn for [`OBSERVED_ROUNDS`] rounds. Besides throughput, the CPU per
+/// request of the server and of the receiver, apart: on this 2-core machine the receiver (a
+/// collector, on a node usually a DaemonSet of its own) competes with the server and `wrk` for
+/// the same cores.
+fn observed(app: &str, dir: &Path, args: &[&str]) -> Vec<Observed> {
+    use spinrt_tests::otlp::OtlpReceiver;
+    use spinrt_tests::report::cpu_seconds;
+
     let metrics_addr = format!("127.0.0.1:{}", net::free_port());
-    let receiver = spinrt_tests::otlp::OtlpReceiver::start();
-    let endpoint = receiver.endpoint();
-    let configs: [(&str, Vec<(&str, &str)>); 3] = [
-        ("nothing on", vec![]),
+    let receivers = [
+        OtlpReceiver::start_counting(),
+        OtlpReceiver::start_counting(),
+    ];
+    let (traces, both) = (receivers[0].endpoint(), receivers[1].endpoint());
+    // What each server is started with, and the receiver its spans go to.
+    type Config<'a> = (
+        &'static str,
+        Vec<(&'a str, &'a str)>,
+        Option<&'a OtlpReceiver>,
+    );
+    let configs: [Config; 4] = [
+        ("nothing on", vec![], None),
         (
             "metrics on (`SPIN_METRICS_ADDR`)",
             vec![("SPIN_METRICS_ADDR", metrics_addr.as_str())],
+            None,
         ),
         (
-            "traces and metrics exported over OTLP to a receiver on loopback",
-            vec![("OTEL_EXPORTER_OTLP_ENDPOINT", endpoint.as_str())],
+            "traces exported over OTLP (`OTEL_EXPORTER_OTLP_TRACES_ENDPOINT`)",
+            vec![("OTEL_EXPORTER_OTLP_TRACES_ENDPOINT", traces.as_str())],
+            Some(&receivers[0]),
+        ),
+        (
+            "traces and metrics exported over OTLP (`OTEL_EXPORTER_OTLP_ENDPOINT`)",
+            vec![("OTEL_EXPORTER_OTLP_ENDPOINT", both.as_str())],
+            Some(&receivers[1]),
         ),
     ];
-    // Side by side, loaded in turn: a drift of the machine hits all three alike.
-    let servers: Vec<(&str, Up)> = configs
+    let servers: Vec<Up> = configs
         .iter()
         .enumerate()
-        .map(|(i, (what, env))| {
+        .map(|(i, (_, env, _))| {
             let up = Up::try_start(
                 apps::manifest_dir(app),
                 args,
@@ -188,28 +228,77 @@ fn observed(app: &str, dir: &Path, args: &[&str]) -> Vec<(String, Option<Load>)>
             )
             .unwrap_or_else(|e| panic!("{e}"));
             assert_eq!(net::blocking_get(up.addr, "/").0, 200);
-            (*what, up)
+            up
         })
         .collect();
-    let mut loads: Vec<Vec<Load>> = servers.iter().map(|_| Vec::new()).collect();
+    // (load, server CPU s, receiver CPU s) of every round, per server.
+    let mut runs: Vec<Vec<(Load, f64, f64)>> = servers.iter().map(|_| Vec::new()).collect();
+    // Alternated: a drift of the machine hits all alike.
     for _ in 0..OBSERVED_ROUNDS {
-        for ((_, up), loads) in servers.iter().zip(&mut loads) {
-            loads.push(load(up.addr));
+        for (up, runs) in servers.iter().zip(&mut runs) {
+            let pid = up.child.id().to_string();
+            let cpu = || (cpu_seconds(&pid).unwrap(), cpu_seconds("self").unwrap());
+            let before = cpu();
+            let load = load(up.addr);
+            let after = cpu();
+            runs.push((load, after.0 - before.0, after.1 - before.1));
         }
     }
-    servers
-        .into_iter()
-        .zip(loads)
-        .map(|((what, _up), loads)| {
-            (
-                format!(
-                    "`{app}` (WASI 0.2), spinrt up, {what}: median of {OBSERVED_ROUNDS} runs \
-                     alternated with the other two"
-                ),
-                Some(median_load(loads)),
-            )
+    configs
+        .iter()
+        .zip(runs)
+        .map(|((what, _, receiver), runs)| {
+            let requests: u64 = runs.iter().map(|(l, ..)| l.requests).sum();
+            let per_request = |cpu: f64| cpu * 1e6 / requests as f64;
+            let server_us = per_request(runs.iter().map(|r| r.1).sum());
+            let receiver_us = per_request(runs.iter().map(|r| r.2).sum());
+            // Batches still on their way come within the processor's 5 s schedule.
+            let spans = receiver.map(|receiver| {
+                let deadline = Instant::now() + Duration::from_secs(15);
+                while (receiver.received() as u64) < requests && Instant::now() < deadline {
+                    std::thread::sleep(Duration::from_millis(200));
+                }
+                (receiver.received(), requests)
+            });
+            Observed {
+                what,
+                load: median_load(runs.into_iter().map(|r| r.0).collect()),
+                server_us,
+                receiver_us,
+                spans,
+            }
         })
         .collect()
+}
+
+/// [`observed`]'s rows as a table, each against the first (nothing on).
+fn observed_table(app: &str, rows: &[Observed]) -> String {
+    let base = &rows[0];
+    let mut table = format!(
+        "\n## What observability costs: `{app}` (WASI 0.2) under `spinrt up`, \
+         {OBSERVED_ROUNDS} rounds of `wrk` alternated, medians\n\n\
+         CPU per request is the server's own and the OTLP receiver's (a collector), apart: both \
+         share this machine's two cores with `wrk`.\n\n\
+         | spinrt up with | requests/s | vs nothing on | p50 ms | p99 ms | server CPU µs/request \
+         | receiver CPU µs/request | spans received / requests |\n\
+         |---|---:|---:|---:|---:|---:|---:|---:|\n"
+    );
+    for row in rows {
+        let spans = row.spans.map_or("".into(), |(spans, requests)| {
+            format!("{spans} / {requests}")
+        });
+        table.push_str(&format!(
+            "| {} | {:.0} | {:+.1} % | {:.2} | {:.2} | {:.0} | {:.0} | {spans} |\n",
+            row.what,
+            row.load.rps,
+            (row.load.rps / base.load.rps - 1.0) * 100.0,
+            row.load.p50_ms,
+            row.load.p99_ms,
+            row.server_us,
+            row.receiver_us,
+        ));
+    }
+    table
 }
 
 /// The run with the median requests/s.
@@ -380,6 +469,13 @@ fn main() {
             None => report.push_str(&format!("| {name} | not installed ({WASMTIME}) | | |\n")),
         }
     }
+
+    let args = ["--cache-dir", dir.path().join("cache").to_str().unwrap()].map(str::to_string);
+    let args: Vec<&str> = args.iter().map(String::as_str).collect();
+    report.push_str(&observed_table(
+        "echo",
+        &observed("echo", dir.path(), &args),
+    ));
 
     let ctd = Containerd::start(Version::V2_1);
     let tar = images::spin_artifact("hello", "localhost/hello:v1", dir.path());

@@ -123,12 +123,7 @@ fn ticks_by_command() -> std::collections::HashMap<(u32, String), u64> {
         .filter_map(|e| e.file_name().to_str()?.parse::<u32>().ok())
         .filter_map(|pid| {
             let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
-            // The command sits in parentheses and may hold spaces.
-            let (head, tail) = stat.rsplit_once(')')?;
-            let comm = head.split_once('(')?.1.to_string();
-            let fields: Vec<&str> = tail.split_whitespace().collect();
-            let ticks =
-                fields.get(11)?.parse::<u64>().ok()? + fields.get(12)?.parse::<u64>().ok()?;
+            let (comm, ticks) = spinrt_tests::report::cpu_ticks(&stat)?;
             Some(((pid, comm), ticks))
         })
         .collect()

@@ -9,7 +9,7 @@ use criterion::{Criterion, criterion_group, criterion_main};
 use http_body_util::{BodyExt, Empty};
 use spinrt_engine::{Engine, EngineConfig, HostConfig, LoadedApp};
 use spinrt_tests::apps;
-use spinrt_trigger_http::HttpServer;
+use spinrt_trigger_http::{HttpServer, InstanceReuse};
 
 fn hello_wasm() -> Vec<u8> {
     std::fs::read(apps::wasm("wasm32-wasip2", "hello")).unwrap()
@@ -74,7 +74,7 @@ fn per_request(c: &mut Criterion) {
         })
     });
 
-    let server = HttpServer::new(app.clone()).unwrap();
+    let server = HttpServer::new(app.clone(), InstanceReuse::default()).unwrap();
     let client: SocketAddr = "127.0.0.1:1".parse().unwrap();
     c.bench_function("one request through the HTTP trigger", |b| {
         b.to_async(&runtime).iter(|| async {

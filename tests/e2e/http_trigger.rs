@@ -6,7 +6,7 @@ use std::time::{Duration, Instant};
 
 use spinrt_engine::{Engine, EngineConfig, HostConfig, LoadedApp, PoolingLimits};
 use spinrt_tests::{apps, net, server::echo_lines};
-use spinrt_trigger_http::{HttpServer, ServeOptions};
+use spinrt_trigger_http::{HttpServer, InstanceReuse, ServeOptions};
 
 struct Running {
     addr: SocketAddr,
@@ -52,7 +52,7 @@ async fn serve_with(app_name: &str, options: ServeOptions) -> Running {
         ..Default::default()
     };
     let loaded = LoadedApp::load(&engine, app, host).unwrap();
-    let server = Arc::new(HttpServer::new(Arc::new(loaded)).unwrap());
+    let server = Arc::new(HttpServer::new(Arc::new(loaded), InstanceReuse::default()).unwrap());
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let addr = listener.local_addr().unwrap();
     let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
@@ -500,7 +500,9 @@ fn a_wagi_route_to_a_component_that_is_no_command_fails_the_app() {
     let app = spinrt_app::manifest::load(dir.path()).unwrap();
     let engine = Engine::new(&engine_config(shared_cache())).unwrap();
     let loaded = LoadedApp::load(&engine, app, HostConfig::default()).unwrap();
-    let err = HttpServer::new(Arc::new(loaded)).err().expect("refused");
+    let err = HttpServer::new(Arc::new(loaded), InstanceReuse::default())
+        .err()
+        .expect("refused");
     assert!(
         err.to_string()
             .contains("component 'h' is routed with the WAGI executor but is no WASI command"),

@@ -1,7 +1,9 @@
 //! An OTLP/HTTP receiver for traces and metrics (and one over gRPC for traces), built on the
 //! protocol's official protobuf definitions (`opentelemetry-proto`): it keeps every span and
-//! metric exported to it, for a test to read.
+//! metric exported to it, for a test to read, or only counts the spans, for a benchmark that
+//! sends hundreds of thousands.
 
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
@@ -16,11 +18,22 @@ pub struct OtlpReceiver {
     pub port: u16,
     spans: Arc<Mutex<Vec<Span>>>,
     metrics: Arc<Mutex<Vec<Metric>>>,
+    received: Arc<AtomicUsize>,
     _runtime: tokio::runtime::Runtime,
 }
 
 impl OtlpReceiver {
     pub fn start() -> Self {
+        Self::start_http(true)
+    }
+
+    /// A receiver that decodes every export as [`OtlpReceiver::start`]'s does but keeps
+    /// nothing: [`OtlpReceiver::received`] counts the spans.
+    pub fn start_counting() -> Self {
+        Self::start_http(false)
+    }
+
+    fn start_http(keep: bool) -> Self {
         use http_body_util::{BodyExt, Full};
         use hyper::service::service_fn;
         use prost::Message;
@@ -29,30 +42,30 @@ impl OtlpReceiver {
         let port = listener.local_addr().unwrap().port();
         let spans = Arc::new(Mutex::new(Vec::new()));
         let metrics = Arc::new(Mutex::new(Vec::new()));
-        let kept = (spans.clone(), metrics.clone());
+        let received = Arc::new(AtomicUsize::new(0));
+        let kept = (spans.clone(), metrics.clone(), received.clone());
         runtime.spawn(async move {
             while let Ok((stream, _)) = listener.accept().await {
                 let kept = kept.clone();
                 tokio::spawn(async move {
                     let service = service_fn(move |req: hyper::Request<hyper::body::Incoming>| {
-                        let (spans, metrics) = kept.clone();
+                        let (spans, metrics, received) = kept.clone();
                         async move {
                             let path = req.uri().path().to_string();
                             let body = req.into_body().collect().await?.to_bytes();
                             let status = match path.as_str() {
                                 "/v1/traces" => match ExportTraceServiceRequest::decode(body) {
                                     Ok(export) => {
-                                        let mut kept = spans.lock().unwrap();
-                                        for resource in export.resource_spans {
-                                            for scope in resource.scope_spans {
-                                                kept.extend(scope.spans);
-                                            }
-                                        }
+                                        received.fetch_add(
+                                            keep_spans(export, keep.then_some(&spans)),
+                                            Ordering::Relaxed,
+                                        );
                                         200
                                     }
                                     Err(_) => 400,
                                 },
                                 "/v1/metrics" => match ExportMetricsServiceRequest::decode(body) {
+                                    Ok(_) if !keep => 200,
                                     Ok(export) => {
                                         let mut kept = metrics.lock().unwrap();
                                         for resource in export.resource_metrics {
@@ -81,6 +94,7 @@ impl OtlpReceiver {
             port,
             spans,
             metrics,
+            received,
             _runtime: runtime,
         }
     }
@@ -93,7 +107,8 @@ impl OtlpReceiver {
         let (runtime, listener) = crate::services::runtime_and_listener();
         let port = listener.local_addr().unwrap().port();
         let spans = Arc::new(Mutex::new(Vec::new()));
-        let service = TraceServiceServer::new(GrpcTraces(spans.clone()));
+        let received = Arc::new(AtomicUsize::new(0));
+        let service = TraceServiceServer::new(GrpcTraces(spans.clone(), received.clone()));
         runtime.spawn(
             tonic::transport::Server::builder()
                 .add_service(service)
@@ -103,12 +118,18 @@ impl OtlpReceiver {
             port,
             spans,
             metrics: Arc::default(),
+            received,
             _runtime: runtime,
         }
     }
 
     pub fn endpoint(&self) -> String {
         format!("http://127.0.0.1:{}", self.port)
+    }
+
+    /// How many spans have come so far (kept or not).
+    pub fn received(&self) -> usize {
+        self.received.load(Ordering::Relaxed)
     }
 
     /// The spans received so far.
@@ -170,8 +191,26 @@ pub fn attribute_in(
     }
 }
 
+/// Counts the spans of `export`, and keeps them in `kept` if given.
+fn keep_spans(export: ExportTraceServiceRequest, kept: Option<&Mutex<Vec<Span>>>) -> usize {
+    let spans = export
+        .resource_spans
+        .into_iter()
+        .flat_map(|resource| resource.scope_spans)
+        .flat_map(|scope| scope.spans);
+    match kept {
+        Some(kept) => {
+            let mut kept = kept.lock().unwrap();
+            let before = kept.len();
+            kept.extend(spans);
+            kept.len() - before
+        }
+        None => spans.count(),
+    }
+}
+
 /// Keeps the spans of every gRPC export.
-struct GrpcTraces(Arc<Mutex<Vec<Span>>>);
+struct GrpcTraces(Arc<Mutex<Vec<Span>>>, Arc<AtomicUsize>);
 
 #[tonic::async_trait]
 impl opentelemetry_proto::tonic::collector::trace::v1::trace_service_server::TraceService
@@ -186,12 +225,8 @@ impl opentelemetry_proto::tonic::collector::trace::v1::trace_service_server::Tra
         >,
         tonic::Status,
     > {
-        let mut kept = self.0.lock().unwrap();
-        for resource in request.into_inner().resource_spans {
-            for scope in resource.scope_spans {
-                kept.extend(scope.spans);
-            }
-        }
+        let count = keep_spans(request.into_inner(), Some(&self.0));
+        self.1.fetch_add(count, Ordering::Relaxed);
         Ok(tonic::Response::new(Default::default()))
     }
 }

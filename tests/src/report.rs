@@ -42,3 +42,20 @@ pub fn write_section(name: &str, text: &str) -> PathBuf {
     std::fs::write(&path, new).expect("writing benches/RESULTS.md");
     path
 }
+
+/// CPU time a process has used so far (user and system), in clock ticks of 10 ms (`USER_HZ`,
+/// 100 on every Linux build we run), from the text of its `/proc/PID/stat`, with its command.
+pub fn cpu_ticks(stat: &str) -> Option<(String, u64)> {
+    // The command sits in parentheses and may hold spaces.
+    let (head, tail) = stat.rsplit_once(')')?;
+    let comm = head.split_once('(')?.1.to_string();
+    let fields: Vec<&str> = tail.split_whitespace().collect();
+    let ticks = fields.get(11)?.parse::<u64>().ok()? + fields.get(12)?.parse::<u64>().ok()?;
+    Some((comm, ticks))
+}
+
+/// CPU seconds process `pid` (or `self`) has used so far.
+pub fn cpu_seconds(pid: &str) -> Option<f64> {
+    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
+    cpu_ticks(&stat).map(|(_, ticks)| ticks as f64 / 100.0)
+}

@@ -12,7 +12,8 @@ use clap::Parser;
     about = "Run Spin apps on wasmtime, locally or under containerd"
 )]
 enum Cli {
-    Up(commands::up::UpCommand),
+    // Boxed: its many options would make every other command as large.
+    Up(Box<commands::up::UpCommand>),
     Pack(commands::pack::PackCommand),
     Push(commands::push::PushCommand),
     Install(install::InstallCommand),

@@ -15,7 +15,7 @@ use anyhow::{Context, Result, bail};
 use spinrt_app::App;
 use spinrt_engine::host::output::GuestOutput;
 use spinrt_engine::{Engine, EngineConfig, HostConfig, LoadedApp, RuntimeConfig};
-use spinrt_trigger_http::ServeOptions;
+use spinrt_trigger_http::{InstanceReuse, ServeOptions};
 use spinrt_triggers::HttpListen;
 
 use crate::server_task::{AppSource, START_FD, ServerTask};
@@ -199,6 +199,7 @@ async fn serve(
     let loaded = load(app, &env, &task.work_dir, output)?;
     let options = ServeOptions {
         grace_period: Duration::from_secs(grace),
+        reuse: InstanceReuse::from_lookup(|k| env.get(k)).map_err(anyhow::Error::msg)?,
         ..ServeOptions::default()
     };
     spinrt_triggers::run(

@@ -1,11 +1,14 @@
 //! Spin's HTTP trigger: a hyper server that routes each request to a component and runs it in a
-//! fresh instance, with the `spin-*` headers Spin sets.
+//! fresh instance (or, for WASI 0.3 components, one reused as Spin reuses them), with the
+//! `spin-*` headers Spin sets.
 
 mod body;
 mod executor;
 mod headers;
+pub mod reuse;
 mod server;
 
+pub use reuse::InstanceReuse;
 pub use server::{HttpServer, ServeOptions, shutdown_signal};
 
 /// Where the trigger listens unless told otherwise; `SPIN_HTTP_LISTEN_ADDR` overrides it, as in

@@ -18,6 +18,7 @@ use spinrt_telemetry::traces::{self, TraceContext};
 use tokio::net::TcpListener;
 
 use crate::executor::{Executor, RequestContext};
+use crate::reuse::InstanceReuse;
 use crate::{body, headers};
 
 /// Serves one loaded app over HTTP.
@@ -39,6 +40,8 @@ pub struct ServeOptions {
     /// end of the previous response on a kept-alive one. A client that never finishes its
     /// headers would otherwise hold a connection, and a file descriptor, for ever.
     pub header_read_timeout: Duration,
+    /// How WASI 0.3 components' instances are reused (Spin's defaults).
+    pub reuse: InstanceReuse,
 }
 
 impl Default for ServeOptions {
@@ -46,13 +49,15 @@ impl Default for ServeOptions {
         Self {
             grace_period: Duration::from_secs(10),
             header_read_timeout: Duration::from_secs(30),
+            reuse: InstanceReuse::default(),
         }
     }
 }
 
 impl HttpServer {
-    /// Builds the route table and one executor per routed component.
-    pub fn new(app: Arc<LoadedApp>) -> anyhow::Result<Self> {
+    /// Builds the route table and one executor per routed component; WASI 0.3 components'
+    /// instances are reused as `reuse` says.
+    pub fn new(app: Arc<LoadedApp>, reuse: InstanceReuse) -> anyhow::Result<Self> {
         let router = Router::build(&app.app().http_triggers)?;
         let mut executors = HashMap::new();
         let mut executor_of: HashMap<&str, &HttpExecutor> = HashMap::new();
@@ -74,7 +79,7 @@ impl HttpServer {
             let component = app.component(&trigger.component).ok_or_else(|| {
                 anyhow::anyhow!("component '{}' was not loaded", trigger.component)
             })?;
-            let executor = Executor::for_component(component, &trigger.executor)
+            let executor = Executor::for_component(&app, component, &trigger.executor, reuse)
                 .map_err(anyhow::Error::msg)?;
             executors.insert(trigger.component.clone(), executor);
         }

@@ -49,7 +49,7 @@ pub async fn run(
     let http = if app.app().http_triggers.is_empty() {
         None
     } else {
-        Some(Arc::new(HttpServer::new(app.clone())?))
+        Some(Arc::new(HttpServer::new(app.clone(), options.reuse)?))
     };
     let redis = RedisTrigger::new(&app)?;
     let cron = CronTrigger::new(&app)?;

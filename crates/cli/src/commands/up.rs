@@ -5,7 +5,7 @@ use std::sync::Arc;
 use anyhow::Context;
 use spinrt_app::App;
 use spinrt_engine::{Engine, EngineConfig, HostConfig, LoadedApp, RuntimeConfig};
-use spinrt_trigger_http::{ServeOptions, shutdown_signal};
+use spinrt_trigger_http::{InstanceReuse, ServeOptions, reuse, shutdown_signal};
 use spinrt_triggers::HttpListen;
 
 use super::registry::RegistryArgs;
@@ -40,6 +40,17 @@ pub struct UpCommand {
     /// Serve Prometheus metrics on this address, at /metrics [default: off].
     #[arg(long, env = spinrt_telemetry::METRICS_ADDR_ENV)]
     metrics_addr: Option<std::net::SocketAddr>,
+    /// Requests one instance of a WASI 0.3 component serves before it is dropped: a number or
+    /// a range `A..B` each instance draws from, as `spin up` takes it [default: 128].
+    #[arg(long, env = reuse::MAX_REUSE_ENV)]
+    max_instance_reuse_count: Option<String>,
+    /// Requests one instance of a WASI 0.3 component serves at once [default: 16].
+    #[arg(long, env = reuse::MAX_CONCURRENT_REUSE_ENV)]
+    max_instance_concurrent_reuse_count: Option<String>,
+    /// How long an idle WASI 0.3 instance waits for another request (`2s`, `500ms`)
+    /// [default: 1s].
+    #[arg(long, env = reuse::IDLE_TIMEOUT_ENV)]
+    idle_instance_timeout: Option<String>,
     /// Seconds in-flight requests get to finish after SIGTERM or Ctrl-C.
     #[arg(long, default_value_t = 10)]
     grace_period: u64,
@@ -66,6 +77,17 @@ impl UpCommand {
         let addr =
             spinrt_trigger_http::listen_addr(self.listen.as_deref(), |k| std::env::var(k).ok())
                 .map_err(anyhow::Error::msg)?;
+
+        let reuse = InstanceReuse::from_lookup(|name| {
+            match name {
+                reuse::MAX_REUSE_ENV => &self.max_instance_reuse_count,
+                reuse::MAX_CONCURRENT_REUSE_ENV => &self.max_instance_concurrent_reuse_count,
+                reuse::IDLE_TIMEOUT_ENV => &self.idle_instance_timeout,
+                _ => &None,
+            }
+            .clone()
+        })
+        .map_err(anyhow::Error::msg)?;
 
         let runtime = tokio::runtime::Builder::new_multi_thread()
             .enable_all()
@@ -96,6 +118,7 @@ impl UpCommand {
             let loaded = Arc::new(LoadedApp::load(&engine, source.app, host)?);
             let options = ServeOptions {
                 grace_period: std::time::Duration::from_secs(self.grace_period),
+                reuse,
                 ..ServeOptions::default()
             };
             let code = spinrt_triggers::run(

@@ -6,12 +6,16 @@ mod wasi_http;
 mod wasi_http3;
 
 pub use spin1::Spin1Executor;
+use std::sync::Arc;
+
 use spinrt_app::HttpExecutor;
-use spinrt_engine::{InstanceState, LoadedComponent, wasmtime};
+use spinrt_engine::{InstanceState, LoadedApp, LoadedComponent, wasmtime};
 use spinrt_telemetry::traces::TraceContext;
 pub use wagi::{RequestContext, WagiExecutor};
 pub use wasi_http::WasiHttpExecutor;
 pub use wasi_http3::WasiHttp3Executor;
+
+use crate::reuse::InstanceReuse;
 
 /// Why a request could not be answered by the guest; becomes a 500.
 #[derive(Debug, thiserror::Error)]
@@ -44,11 +48,16 @@ impl Executor {
     /// The executor of a component an HTTP trigger routes to, or why it cannot serve HTTP: as
     /// in Spin, a component without an HTTP handler fails the app when it loads, not each
     /// request.
-    pub fn for_component(component: &LoadedComponent, kind: &HttpExecutor) -> Result<Self, String> {
+    pub fn for_component(
+        app: &Arc<LoadedApp>,
+        component: &LoadedComponent,
+        kind: &HttpExecutor,
+        reuse: InstanceReuse,
+    ) -> Result<Self, String> {
         if let HttpExecutor::Wagi(config) = kind {
             return WagiExecutor::new(component, config).map(Executor::Wagi);
         }
-        if let Ok(e) = WasiHttp3Executor::new(component) {
+        if let Ok(e) = WasiHttp3Executor::new(app, component, reuse) {
             return Ok(Executor::WasiHttp3(e));
         }
         let why = match WasiHttpExecutor::new(component) {

@@ -1,41 +1,55 @@
 //! The `wasi:http/handler@0.3.0` executor: WASI 0.3 components (spin-sdk 7 and later).
 //!
-//! Each request gets a fresh instance, as for 0.2 components and as Spin's own 0.3 executor
-//! does: no state of one request is visible to another. (`wasmtime serve` reuses a 0.3
-//! instance for up to 128 requests, 16 at a time; Spin keeps that for components that ask to
-//! be stateful, which Spin apps do not declare.)
-//!
-//! A 0.3 guest returns the response head with a body stream it may go on writing from tasks
-//! it spawned: the store's event loop runs on in the request's task until the body is done
-//! (or dropped by a client that went away) and no guest task is left.
+//! As in Spin, an instance serves more than one request: wasmtime-wasi-http's `ProxyHandler`
+//! hands requests to workers, each owning one store and instance, which take up to
+//! [`InstanceReuse`]'s counts of requests (in turn and at once) and end after it's idle
+//! timeout, a trap, or their last request. A guest's globals are therefore shared by the
+//! requests its instance serves, as Spin documents for 0.3 components; `SPIN_MAX_INSTANCE_
+//! REUSE_COUNT=1` gives each request a fresh instance. A worker takes a second request at once
+//! only while its first waits on I/O, so a guest computing without end holds up no other
+//! request.
 
 use std::pin::Pin;
+use std::sync::Arc;
 use std::task::{Context, Poll};
+use std::time::{Duration, Instant};
 
 use http_body_util::BodyExt;
-use hyper::body::{Body, Frame};
 use hyper::{Request, Response};
-use spinrt_engine::wasmtime_wasi_http::WasiHttpView;
+use spinrt_engine::wasmtime_wasi_http::handler::{
+    self, HandlerState, ProxyHandler, ProxyPre, ShouldAccept, WorkerExpiration, WorkerStatus,
+};
 use spinrt_engine::wasmtime_wasi_http::p2::body::HyperOutgoingBody;
-use spinrt_engine::wasmtime_wasi_http::p3::Request as GuestRequest;
 use spinrt_engine::wasmtime_wasi_http::p3::bindings::ServicePre;
-use spinrt_engine::{InstanceState, LoadedComponent};
-use tokio::sync::oneshot;
+use spinrt_engine::wasmtime_wasi_http::{WasiHttpView, p3};
+use spinrt_engine::{InstanceState, LoadedApp, LoadedComponent, wasmtime};
 
 use spinrt_telemetry::traces::TraceContext;
 
-use super::{GuestError, GuestTask};
+use super::GuestError;
+use crate::reuse::InstanceReuse;
 
 pub struct WasiHttp3Executor {
-    pre: ServicePre<InstanceState>,
+    handler: ProxyHandler<Workers>,
 }
 
 impl WasiHttp3Executor {
     /// The executor, or why the component exports no `wasi:http/handler@0.3.0`.
-    pub fn new(component: &LoadedComponent) -> Result<Self, String> {
-        ServicePre::new(component.instance_pre().clone())
-            .map(|pre| Self { pre })
-            .map_err(|e| format!("{e:#}"))
+    pub fn new(
+        app: &Arc<LoadedApp>,
+        component: &LoadedComponent,
+        reuse: InstanceReuse,
+    ) -> Result<Self, String> {
+        let pre =
+            ServicePre::new(component.instance_pre().clone()).map_err(|e| format!("{e:#}"))?;
+        Ok(Self {
+            handler: ProxyHandler::new(Workers {
+                app: app.clone(),
+                id: component.id().to_string(),
+                pre: ProxyPre::P3(pre),
+                reuse,
+            }),
+        })
     }
 
     pub async fn execute<B>(
@@ -48,71 +62,128 @@ impl WasiHttp3Executor {
         B: hyper::body::Body<Data = bytes::Bytes> + Send + 'static,
         B::Error: Into<spinrt_engine::wasmtime_wasi_http::Error>,
     {
+        let req = req.map(|body| body.map_err(Into::into).boxed_unsync());
         let id = component.id();
-        let mut store = super::request_store(component, trace)?;
-        let (request, request_io) = GuestRequest::from_http(store.data_mut().http().hooks, req);
-        let pre = self.pre.clone();
-        let (response_tx, response_rx) = oneshot::channel();
-        let task = tokio::spawn(async move {
-            let service = pre.instantiate_async(&mut store).await?;
-            store
-                .run_concurrent(async move |accessor| {
-                    match service.handle(accessor, request).await? {
-                        Ok(response) => {
-                            let response =
-                                accessor.with(|store| response.into_http(store, request_io))?;
-                            let (done_tx, done_rx) = oneshot::channel::<()>();
-                            let response = response.map(|body| {
-                                NotifyOnDrop {
-                                    body,
-                                    _done: done_tx,
-                                }
-                                .boxed_unsync()
-                            });
-                            // Whether hyper reads it or the send fails, the body goes, and
-                            // with it the sender.
-                            if response_tx.send(Ok(response)).is_ok() {
-                                let _ = done_rx.await;
-                            }
-                        }
-                        Err(code) => {
-                            let _ = response_tx.send(Err(code));
-                        }
-                    }
-                    std::future::poll_fn(|cx| accessor.poll_no_interesting_tasks(cx)).await;
-                    wasmtime::Result::Ok(())
-                })
-                .await?
-        });
-        GuestTask::new(task)
-            .response(response_rx, id, "returned an error instead of a response")
-            .await
+        self.handler.handle(trace.cloned(), req).await.map_err(|e| {
+            let why = if let Some(code) = e.downcast_ref::<p3::bindings::http::types::ErrorCode>() {
+                format!("returned an error instead of a response: {code:?}")
+            } else if e.is::<handler::TrapOrPanicError>() {
+                // The trap itself is logged as its instance ends (`Worker::drop`).
+                "trapped before it answered".to_string()
+            } else {
+                format!("failed: {e:?}")
+            };
+            GuestError(format!("component '{id}' {why}"))
+        })
     }
 }
 
-/// The guest's response body, which tells the request's task when it is done with (read to
-/// the end, or dropped): until then that task keeps the guest's store running.
-struct NotifyOnDrop {
-    body: HyperOutgoingBody,
-    _done: oneshot::Sender<()>,
+/// Makes the instances (workers) of one component.
+struct Workers {
+    app: Arc<LoadedApp>,
+    id: String,
+    pre: ProxyPre<InstanceState>,
+    reuse: InstanceReuse,
 }
 
-impl Body for NotifyOnDrop {
-    type Data = bytes::Bytes;
-    type Error = spinrt_engine::wasmtime_wasi_http::Error;
+impl HandlerState for Workers {
+    type StoreData = InstanceState;
+    type WorkerExpiration = IdleTimeout;
+    type WorkerState = Worker;
 
-    fn poll_frame(
+    async fn instantiate(
+        &self,
+    ) -> wasmtime::Result<handler::Instance<InstanceState, IdleTimeout, Worker>> {
+        let component = self
+            .app
+            .component(&self.id)
+            .ok_or_else(|| wasmtime::format_err!("component '{}' is not loaded", self.id))?;
+        let mut store = component.new_store()?;
+        let proxy = self.pre.instantiate_async(&mut store).await?;
+        Ok(handler::Instance {
+            store,
+            proxy,
+            view: |state| state.http(),
+            expiration: IdleTimeout {
+                after: self.reuse.idle_timeout.draw(),
+                sleep: Box::pin(tokio::time::sleep(Duration::MAX)),
+            },
+            state: Worker {
+                id: self.id.clone(),
+                max_requests: self.reuse.max_requests.draw(),
+                max_concurrent: self.reuse.max_concurrent.draw(),
+            },
+        })
+    }
+}
+
+/// One instance's limits.
+struct Worker {
+    id: String,
+    max_requests: usize,
+    max_concurrent: usize,
+}
+
+impl handler::WorkerState for Worker {
+    type StoreData = InstanceState;
+    /// The request's trace, which the guest's outbound calls join.
+    type RequestData = Option<TraceContext>;
+
+    fn should_accept_request(&self, concurrent: usize, total: usize) -> ShouldAccept {
+        if total >= self.max_requests {
+            ShouldAccept::Never
+        } else if concurrent >= self.max_concurrent {
+            ShouldAccept::No
+        } else {
+            ShouldAccept::Yes
+        }
+    }
+
+    fn on_request_start(
+        &self,
+        mut store: wasmtime::StoreContextMut<'_, InstanceState>,
+        trace: Option<TraceContext>,
+        _task: wasmtime::component::GuestTaskId,
+    ) -> Pin<Box<dyn Future<Output = ()> + Send + Sync>> {
+        // Host calls made while requests of one instance overlap are traced under the last
+        // one to start.
+        if let Some(trace) = trace {
+            store.data_mut().join_trace(trace);
+        }
+        // No deadline of our own: a request runs until it answers or its client goes away,
+        // as for 0.2 components.
+        Box::pin(std::future::pending())
+    }
+
+    fn drop(&self, store: wasmtime::Store<InstanceState>, result: wasmtime::Result<()>) {
+        if let Err(e) = result {
+            spinrt_engine::count_if_trap(&self.id, &e);
+            log::error!("component '{}' failed: {e:?}", self.id);
+        }
+        drop(store);
+    }
+}
+
+/// Ends an instance idle for its timeout.
+struct IdleTimeout {
+    after: Duration,
+    sleep: Pin<Box<tokio::time::Sleep>>,
+}
+
+impl WorkerExpiration for IdleTimeout {
+    fn poll(
         mut self: Pin<&mut Self>,
         cx: &mut Context<'_>,
-    ) -> Poll<Option<Result<Frame<Self::Data>, Self::Error>>> {
-        Pin::new(&mut self.body).poll_frame(cx)
-    }
-
-    fn is_end_stream(&self) -> bool {
-        self.body.is_end_stream()
-    }
-
-    fn size_hint(&self) -> hyper::body::SizeHint {
-        self.body.size_hint()
+        status: WorkerStatus,
+        since: Instant,
+    ) -> Poll<()> {
+        if status != WorkerStatus::Idle {
+            return Poll::Pending;
+        }
+        let deadline = tokio::time::Instant::from_std(since + self.after);
+        if self.sleep.deadline() != deadline {
+            self.sleep.as_mut().reset(deadline);
+        }
+        self.sleep.as_mut().poll(cx)
     }
 }
