@@ -129,20 +129,7 @@ fn a_spin_sdk_7_app_is_served() {
     eprintln!("2000 lines: {:?}", started.elapsed());
 
     // 16 at a time are all answered (by instances serving several at once).
-    let answers = block_on(async {
-        let mut requests = tokio::task::JoinSet::new();
-        for _ in 0..16 {
-            requests.spawn(async move {
-                let res = client()
-                    .get(format!("http://{addr}/requests"))
-                    .send()
-                    .await
-                    .unwrap();
-                (res.status().as_u16(), res.text().await.unwrap())
-            });
-        }
-        requests.join_all().await
-    });
+    let answers = requests_at_once(addr, 16);
     assert!(answers.iter().all(|a| a.0 == 200), "{answers:?}");
 
     // Outbound HTTP: the allowed upstream answers; any other port is refused by the host.
@@ -222,6 +209,24 @@ fn busy_and_greedy_spin_sdk_7_guests_do_not_hold_up_others() {
     assert_eq!(get(addr, "/requests").0, 200);
 }
 
+/// `n` requests of `/requests` at once: each answer's status and body.
+fn requests_at_once(addr: SocketAddr, n: usize) -> Vec<(u16, String)> {
+    block_on(async {
+        let mut requests = tokio::task::JoinSet::new();
+        for _ in 0..n {
+            requests.spawn(async move {
+                let res = client()
+                    .get(format!("http://{addr}/requests"))
+                    .send()
+                    .await
+                    .unwrap();
+                (res.status().as_u16(), res.text().await.unwrap())
+            });
+        }
+        requests.join_all().await
+    })
+}
+
 /// Each `/requests` answer is how many requests the instance that served it has served.
 fn served(addr: SocketAddr, requests: usize) -> Vec<u32> {
     (0..requests)
@@ -260,20 +265,7 @@ fn spin_sdk_7_instances_are_reused_as_far_as_asked() {
     );
     let addr = up.addr;
     assert_eq!(served(addr, 5), [1; 5]);
-    let answers = block_on(async {
-        let mut requests = tokio::task::JoinSet::new();
-        for _ in 0..16 {
-            requests.spawn(async move {
-                let res = client()
-                    .get(format!("http://{addr}/requests"))
-                    .send()
-                    .await
-                    .unwrap();
-                (res.status().as_u16(), res.text().await.unwrap())
-            });
-        }
-        requests.join_all().await
-    });
+    let answers = requests_at_once(addr, 16);
     assert!(
         answers.iter().all(|a| *a == (200, "1".to_string())),
         "{answers:?}"

@@ -2,8 +2,8 @@
 //!
 //! One [`Engine`] per process: a wasmtime engine with the pooling allocator and epoch
 //! interruption, and a precompile cache. [`LoadedApp`] turns an [`spinrt_app::App`] into one
-//! `InstancePre` per component, once; each request then gets a fresh instance (no state survives
-//! between requests, as in Spin).
+//! `InstancePre` per component, once; a trigger makes an instance from it per request or event
+//! (the HTTP trigger reuses a WASI 0.3 component's instance for several, as Spin does).
 
 mod cache;
 pub mod componentize;

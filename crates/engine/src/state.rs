@@ -7,7 +7,8 @@ use wasmtime_wasi_http::{WasiHttpCtx, WasiHttpCtxView, WasiHttpView};
 use crate::GuestRunning;
 use crate::host::InstanceHost;
 
-/// What one instance (one request) owns: its resource table and each host interface's state.
+/// What one instance owns (one request's, or several requests' of a reused WASI 0.3 instance):
+/// its resource table and each host interface's state.
 pub struct InstanceState {
     table: ResourceTable,
     http: WasiHttpCtx,

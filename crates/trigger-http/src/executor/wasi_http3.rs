@@ -2,12 +2,12 @@
 //!
 //! As in Spin, an instance serves more than one request: wasmtime-wasi-http's `ProxyHandler`
 //! hands requests to workers, each owning one store and instance, which take up to
-//! [`InstanceReuse`]'s counts of requests (in turn and at once) and end after it's idle
+//! [`InstanceReuse`]'s counts of requests (in turn and at once) and end after its idle
 //! timeout, a trap, or their last request. A guest's globals are therefore shared by the
-//! requests its instance serves, as Spin documents for 0.3 components; `SPIN_MAX_INSTANCE_
-//! REUSE_COUNT=1` gives each request a fresh instance. A worker takes a second request at once
-//! only while its first waits on I/O, so a guest computing without end holds up no other
-//! request.
+//! requests its instance serves, as Spin documents for 0.3 components;
+//! `SPIN_MAX_INSTANCE_REUSE_COUNT=1` gives each request a fresh instance. A worker takes a
+//! second request at once only while its first waits on I/O, so a guest computing without end
+//! holds up no other request.
 
 use std::pin::Pin;
 use std::sync::Arc;
