@@ -191,7 +191,10 @@ fn observed(app: &str, dir: &Path, args: &[&str]) -> Vec<Observed> {
         OtlpReceiver::start_counting(),
         OtlpReceiver::start_counting(),
     ];
-    let (traces, both) = (receivers[0].endpoint(), receivers[1].endpoint());
+    // A signal's own endpoint variable is the whole URL (OTLP's specification); the common
+    // one is a base the exporter appends `/v1/traces` to.
+    let traces = format!("{}/v1/traces", receivers[0].endpoint());
+    let both = receivers[1].endpoint();
     // What each server is started with, and the receiver its spans go to.
     type Config<'a> = (
         &'static str,
