@@ -325,6 +325,25 @@ fn traces_go_over_grpc_when_the_protocol_says_so() {
     assert!(up.terminate().success());
 }
 
+/// `OTEL_EXPORTER_OTLP_TRACES_ENDPOINT` alone, the whole URL as OTLP's specification has it
+/// (the common variable is a base `/v1/traces` is added to): the same spans arrive.
+#[test]
+fn traces_go_to_the_traces_endpoint_as_given() {
+    let dir = tempfile::tempdir().unwrap();
+    let receiver = OtlpReceiver::start();
+    let (upstream_port, upstream_saw) = upstream();
+    let mut env = otel_env(&receiver.endpoint()).to_vec();
+    env[0] = (
+        "OTEL_EXPORTER_OTLP_TRACES_ENDPOINT",
+        format!("{}/v1/traces", receiver.endpoint()),
+    );
+    let mut up = start_up(&SDK7, dir.path(), upstream_port, &env);
+    let (status, body) = traced_request(&SDK7, up.addr, upstream_port);
+    assert_eq!((status, body.as_str()), (200, "200 ok"));
+    assert_trace(&SDK7, &receiver, &upstream_saw);
+    assert!(up.terminate().success());
+}
+
 /// A protocol we do not speak is refused at start, by name.
 #[test]
 fn an_unsupported_otlp_protocol_is_refused_by_name() {
