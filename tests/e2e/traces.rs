@@ -313,34 +313,35 @@ fn a_request_and_its_outbound_call_are_traced_through_spinrt_up() {
 /// `OTEL_EXPORTER_OTLP_PROTOCOL=grpc`: the same spans reach a collector over OTLP/gRPC.
 #[test]
 fn traces_go_over_grpc_when_the_protocol_says_so() {
-    let dir = tempfile::tempdir().unwrap();
     let receiver = OtlpReceiver::start_grpc();
-    let (upstream_port, upstream_saw) = upstream();
     let mut env = otel_env(&receiver.endpoint()).to_vec();
     env.push(("OTEL_EXPORTER_OTLP_PROTOCOL", "grpc".to_string()));
-    let mut up = start_up(&SDK7, dir.path(), upstream_port, &env);
-    let (status, body) = traced_request(&SDK7, up.addr, upstream_port);
-    assert_eq!((status, body.as_str()), (200, "200 ok"));
-    assert_trace(&SDK7, &receiver, &upstream_saw);
-    assert!(up.terminate().success());
+    assert_traced_through_up(&receiver, &env);
 }
 
 /// `OTEL_EXPORTER_OTLP_TRACES_ENDPOINT` alone, the whole URL as OTLP's specification has it
 /// (the common variable is a base `/v1/traces` is added to): the same spans arrive.
 #[test]
 fn traces_go_to_the_traces_endpoint_as_given() {
-    let dir = tempfile::tempdir().unwrap();
     let receiver = OtlpReceiver::start();
-    let (upstream_port, upstream_saw) = upstream();
     let mut env = otel_env(&receiver.endpoint()).to_vec();
-    env[0] = (
+    env.retain(|(name, _)| *name != "OTEL_EXPORTER_OTLP_ENDPOINT");
+    env.push((
         "OTEL_EXPORTER_OTLP_TRACES_ENDPOINT",
         format!("{}/v1/traces", receiver.endpoint()),
-    );
-    let mut up = start_up(&SDK7, dir.path(), upstream_port, &env);
+    ));
+    assert_traced_through_up(&receiver, &env);
+}
+
+/// `spinrt up` (spin-sdk 7) started with `otel`: one traced request's spans reach `receiver`
+/// as [`assert_trace`] expects them, and the server stops cleanly.
+fn assert_traced_through_up(receiver: &OtlpReceiver, otel: &[(&str, String)]) {
+    let dir = tempfile::tempdir().unwrap();
+    let (upstream_port, upstream_saw) = upstream();
+    let mut up = start_up(&SDK7, dir.path(), upstream_port, otel);
     let (status, body) = traced_request(&SDK7, up.addr, upstream_port);
     assert_eq!((status, body.as_str()), (200, "200 ok"));
-    assert_trace(&SDK7, &receiver, &upstream_saw);
+    assert_trace(&SDK7, receiver, &upstream_saw);
     assert!(up.terminate().success());
 }
 
