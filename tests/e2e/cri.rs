@@ -8,6 +8,7 @@
 //! These tests start containerd, pods and a CNI bridge, so they need root (CI runs as root).
 
 use std::net::SocketAddr;
+use std::path::Path;
 use std::time::{Duration, Instant};
 
 use k8s_cri::v1::ContainerState;
@@ -249,6 +250,18 @@ fn check_confined(node: &Node, pod: &Pod, app: &str) {
     assert!(
         root.iter().any(|e| e == ".spin"),
         "no app in the server's root: {root:?}"
+    );
+    // Its root has no /proc, yet it resets instance slots through its own pagemap, opened
+    // before it confined itself (without it, every reset memsets all memory kept resident).
+    let open_files: Vec<_> = std::fs::read_dir(format!("/proc/{server}/fd"))
+        .unwrap()
+        .filter_map(|fd| std::fs::read_link(fd.unwrap().path()).ok())
+        .collect();
+    assert!(
+        open_files
+            .iter()
+            .any(|f| *f == Path::new(&format!("/proc/{server}/pagemap"))),
+        "the server has no pagemap open: {open_files:?}"
     );
     // The machine code is mapped from containerd's content store, not copied per pod.
     let maps = std::fs::read_to_string(format!("/proc/{server}/maps")).unwrap();

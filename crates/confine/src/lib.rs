@@ -22,6 +22,7 @@ mod seccomp;
 use std::path::PathBuf;
 
 pub use namespaces::{Namespace, spawn_in_pid_namespace};
+pub use privileges::unprivileged;
 
 #[derive(Debug, thiserror::Error)]
 pub enum ConfineError {

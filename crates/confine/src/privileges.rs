@@ -5,6 +5,19 @@ use nix::unistd::{Gid, Uid, setgroups, setresgid, setresuid};
 
 use crate::{ConfineError, User};
 
+/// Runs `f` with no effective capability, then makes the permitted ones effective again. For
+/// what must be opened before the process confines itself but must not carry a privilege with
+/// it: the kernel checks some files' rights against the credentials they were opened with
+/// (`/proc/self/pagemap` shows physical addresses when opened with `CAP_SYS_ADMIN`).
+pub fn unprivileged<T>(f: impl FnOnce() -> T) -> Result<T, ConfineError> {
+    let caps_error = |e: caps::errors::CapsError| ConfineError::Capabilities(e.to_string());
+    let effective = caps::read(None, CapSet::Effective).map_err(caps_error)?;
+    caps::clear(None, CapSet::Effective).map_err(caps_error)?;
+    let value = f();
+    caps::set(None, CapSet::Effective, &effective).map_err(caps_error)?;
+    Ok(value)
+}
+
 /// Empties the bounding set (so nothing can be regained, even by exec), takes the user, then
 /// empties every other set and sets `no_new_privs`.
 pub(crate) fn drop_all(user: &User) -> Result<(), ConfineError> {
@@ -40,4 +53,46 @@ pub(crate) fn drop_all(user: &User) -> Result<(), ConfineError> {
         return Err(ConfineError::NoNewPrivs(nix::Error::last()));
     }
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use std::fs::File;
+    use std::os::unix::fs::FileExt;
+
+    use caps::{CapSet, Capability};
+
+    /// Whether `byte`'s page is present, and the physical frame `pagemap` shows for it (0 when
+    /// hidden).
+    fn frame_of(pagemap: &File, byte: &u8) -> (bool, u64) {
+        // SAFETY: sysconf reads no memory of ours.
+        let page_size = unsafe { libc::sysconf(libc::_SC_PAGESIZE) } as u64;
+        let mut entry = [0u8; 8];
+        let index = std::ptr::from_ref(byte) as u64 / page_size;
+        pagemap.read_exact_at(&mut entry, index * 8).unwrap();
+        let entry = u64::from_le_bytes(entry);
+        (entry >> 63 == 1, entry & ((1 << 55) - 1))
+    }
+
+    // The test suite runs as root, as the shim does.
+    #[test]
+    fn a_file_opened_unprivileged_carries_no_privilege() {
+        let page = vec![1u8; 1 << 16];
+        let privileged = File::open("/proc/self/pagemap").unwrap();
+        let unprivileged = super::unprivileged(|| File::open("/proc/self/pagemap"))
+            .unwrap()
+            .unwrap();
+        let (present, frame) = frame_of(&privileged, &page[0]);
+        assert!(
+            present && frame != 0,
+            "opened with CAP_SYS_ADMIN: frames shown"
+        );
+        let (present, frame) = frame_of(&unprivileged, &page[0]);
+        assert!(present, "the pagemap still reads");
+        assert_eq!(frame, 0, "opened without privileges: frames hidden");
+        assert!(
+            caps::has_cap(None, CapSet::Effective, Capability::CAP_SYS_ADMIN).unwrap(),
+            "the effective set is back"
+        );
+    }
 }

@@ -218,6 +218,17 @@ impl Engine {
     }
 }
 
+/// Opens the file the pooling allocator resets its slots through (`/proc/self/pagemap`, for the
+/// `PAGEMAP_SCAN` ioctl of Linux 6.7+), which wasmtime opens once per process, on first use.
+/// Returns false where the kernel lacks the ioctl or `/proc` is not there.
+///
+/// A process about to lose its view of `/proc` (a confined server) calls this first: without
+/// the file, every slot reset memsets all of the memory kept resident, which costs each request
+/// time and keeps every slot ever used paged in.
+pub fn open_page_map() -> bool {
+    wasmtime::PoolingAllocationConfig::is_pagemap_scan_available()
+}
+
 fn wasmtime_config(config: &EngineConfig) -> wasmtime::Config {
     let limits = &config.pooling;
     let n = limits.total_component_instances;
@@ -235,7 +246,8 @@ fn wasmtime_config(config: &EngineConfig) -> wasmtime::Config {
         .table_keep_resident(limits.table_keep_resident)
         // Resetting a slot for the next request memsets the kept-resident memory; with the
         // PAGEMAP_SCAN ioctl (Linux 6.7+) only the pages the guest dirtied are reset, which
-        // makes per-request instantiation cheaper. Older kernels fall back to the memset.
+        // makes per-request instantiation cheaper. Older kernels (and a process without
+        // `/proc`: see `open_page_map`) fall back to the memset.
         .pagemap_scan(wasmtime::Enabled::Auto);
     let mut c = wasmtime::Config::new();
     // Component-model async: WASI 0.3 components (spin-sdk 7 and later) use its `stream`,

@@ -19,7 +19,7 @@ mod state;
 
 pub use cache::PrecompileCache;
 pub use config::{EngineConfig, PoolingLimits};
-pub use engine::{Engine, LoadOutcome, LoadStats};
+pub use engine::{Engine, LoadOutcome, LoadStats, open_page_map};
 pub use epoch::GuestRunning;
 pub use error::EngineError;
 pub use host::HostConfig;

@@ -67,6 +67,10 @@ fn run(task_file: &Path) -> Result<i32> {
         })
         .transpose()?;
 
+    // The pooling allocator resets slots through /proc/self/pagemap, which wasmtime opens on
+    // first use; the confined root has no /proc, so it is opened now, without privileges.
+    let page_map = spinrt_confine::unprivileged(spinrt_engine::open_page_map)
+        .context("opening /proc/self/pagemap")?;
     task.confinement.enter().context("confining the server")?;
     // Port 80 needs the capability the process drops next.
     // Its failure matters only to an app with an HTTP trigger, known once the app is read.
@@ -82,6 +86,11 @@ fn run(task_file: &Path) -> Result<i32> {
     // writer thread starts with the first line written).
     let output = GuestOutput::to_process_stdio(rate).context("the server's stdout and stderr")?;
     init_logging(&env, &output);
+    if !page_map {
+        log::info!(
+            "no PAGEMAP_SCAN (Linux 6.7+): instance slots are reset by memset, which is slower"
+        );
+    }
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .worker_threads(2)
         .enable_all()
