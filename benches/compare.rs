@@ -1,10 +1,11 @@
 //! `make bench-compare`: one table, measured in one run on this machine, of our Spin runtime
 //! against what users would otherwise run. Writes its section of `benches/RESULTS.md`.
 //!
-//! - throughput and latency of the same echo component under `spinrt up` and `wasmtime serve`
-//!   at its best setting (pooling allocator with memory kept resident, as we run; instances
-//!   reused for WASI 0.3, its default there), as a WASI 0.2 (spin-sdk 3) and a WASI 0.3
-//!   (spin-sdk 7) build, and of a native hyper server; `wrk`, fixed connections and duration;
+//! - throughput and latency of the same echo component under `spinrt up`, under containerd
+//!   and our shim (a pod's confined server), and under `wasmtime serve` at its best setting
+//!   (pooling allocator with memory kept resident, as we run; instances reused for WASI 0.3,
+//!   its default there), as a WASI 0.2 (spin-sdk 3) and a WASI 0.3 (spin-sdk 7) build, and of
+//!   a native hyper server; `wrk`, fixed connections and duration;
 //! - what observability costs: the WASI 0.2 echo with nothing on, metrics on, traces exported
 //!   over OTLP, and traces and metrics exported, alternated; CPU per request of the server and
 //!   of the OTLP receiver apart;
@@ -116,7 +117,7 @@ fn spawn_listening(mut cmd: Command, tail: &[&std::ffi::OsStr]) -> (Killed, Sock
 const WASMTIME_TUNED: &str =
     "pooling-allocator=y,pooling-memory-keep-resident=16777216,pooling-table-keep-resident=1048576";
 
-fn throughput(dir: &Path) -> Vec<(String, Option<Load>)> {
+fn throughput(dir: &Path, ctd: &Containerd) -> Vec<(String, Option<Load>)> {
     let mut rows = Vec::new();
     let wasmtime = repo().join(WASMTIME);
     // The same echo, built for WASI 0.2 (spin-sdk 3) and WASI 0.3 (spin-sdk 7).
@@ -141,6 +142,21 @@ fn throughput(dir: &Path) -> Vec<(String, Option<Load>)> {
             Some(load(ours.addr)),
         ));
         drop(ours);
+
+        let image = format!("localhost/{app}:v1");
+        let artifact = images::spin_artifact(app, &image, dir);
+        ctd.ctr_ok(&[
+            "images",
+            "import",
+            "--all-platforms",
+            artifact.to_str().unwrap(),
+        ]);
+        rows.push((
+            format!(
+                "`{app}` (WASI {wasi}), containerd 2.1 + our shim (`ctr run`: the confined server)"
+            ),
+            Some(shim_load(ctd, &image)),
+        ));
 
         rows.push((
             format!("`{app}` (WASI {wasi}), wasmtime serve 48.0.8 `-O {WASMTIME_TUNED}`"),
@@ -311,9 +327,9 @@ fn median_load(mut loads: Vec<Load>) -> Load {
 }
 
 /// `ctr run -d` → first 200, in milliseconds.
-fn time_to_first_200(ctd: &Containerd, args: &[&str], addr: SocketAddr, id: &str) -> f64 {
+fn time_to_first_200(ctd: &Containerd, run: impl FnOnce() -> (String, SocketAddr)) -> f64 {
     let start = Instant::now();
-    ctd.ctr_ok(args);
+    let (id, addr) = run();
     loop {
         if net::wait_for_listener(addr, Duration::from_millis(100))
             && net::blocking_get(addr, "/").0 == 200
@@ -326,18 +342,24 @@ fn time_to_first_200(ctd: &Containerd, args: &[&str], addr: SocketAddr, id: &str
         );
     }
     let elapsed = start.elapsed().as_secs_f64() * 1000.0;
+    remove_task(ctd, &id);
+    elapsed
+}
+
+fn remove_task(ctd: &Containerd, id: &str) {
     ctd.ctr(&["task", "kill", "--signal", "SIGKILL", id]);
     let _ = ctd.wait_for_status(id, "STOPPED", Duration::from_secs(20));
     ctd.ctr(&["task", "delete", id]);
     ctd.ctr(&["container", "delete", id]);
-    elapsed
 }
 
-fn spin_run(ctd: &Containerd, image: &str) -> f64 {
+/// `ctr run -d` of `image` under our shim, on the host's network, told to listen on a free
+/// loopback port: the task's id and address, as soon as `ctr` returns.
+fn run_spin(ctd: &Containerd, image: &str) -> (String, SocketAddr) {
     let port = net::free_port();
-    let id = unique_id("bench");
+    let id = unique_id("spin");
     let listen = format!("SPIN_HTTP_LISTEN_ADDR=127.0.0.1:{port}");
-    let args = [
+    ctd.ctr_ok(&[
         "run",
         "-d",
         "--runtime",
@@ -348,34 +370,45 @@ fn spin_run(ctd: &Containerd, image: &str) -> f64 {
         image,
         &id,
         "/",
-    ];
-    time_to_first_200(
-        ctd,
-        &args,
-        format!("127.0.0.1:{port}").parse().unwrap(),
-        &id,
-    )
+    ]);
+    (id, format!("127.0.0.1:{port}").parse().unwrap())
+}
+
+/// `image` under our shim, loaded as [`load`] loads a server: the path a pod's requests take
+/// to the confined server, less the pod's network.
+fn shim_load(ctd: &Containerd, image: &str) -> Load {
+    let (id, addr) = run_spin(ctd, image);
+    assert!(
+        net::wait_for_listener(addr, Duration::from_secs(60)),
+        "{image} never listened"
+    );
+    assert_eq!(net::blocking_get(addr, "/").0, 200);
+    let load = load(addr);
+    remove_task(ctd, &id);
+    load
 }
 
 fn runc_run(ctd: &Containerd, image: &str) -> f64 {
-    let port = net::free_port();
-    let id = unique_id("runc");
-    let bind = format!("127.0.0.1:{port}");
-    let args = [
-        "run",
-        "-d",
-        "--net-host",
-        image,
-        &id,
-        "/bin/busybox",
-        "httpd",
-        "-f",
-        "-p",
-        &bind,
-        "-h",
-        "/www",
-    ];
-    time_to_first_200(ctd, &args, bind.parse().unwrap(), &id)
+    time_to_first_200(ctd, || {
+        let port = net::free_port();
+        let id = unique_id("runc");
+        let bind = format!("127.0.0.1:{port}");
+        ctd.ctr_ok(&[
+            "run",
+            "-d",
+            "--net-host",
+            image,
+            &id,
+            "/bin/busybox",
+            "httpd",
+            "-f",
+            "-p",
+            &bind,
+            "-h",
+            "/www",
+        ]);
+        (id, bind.parse().unwrap())
+    })
 }
 
 fn median(mut v: Vec<f64>) -> f64 {
@@ -462,7 +495,8 @@ fn main() {
         "## An echo component: `wrk -t2 -c{CONNECTIONS} -d{DURATION_SECS}s` on loopback\n\n\
          | server | requests/s | p50 ms | p99 ms |\n|---|---:|---:|---:|\n"
     ));
-    let rows = throughput(dir.path());
+    let ctd = Containerd::start(Version::V2_1);
+    let rows = throughput(dir.path(), &ctd);
     for (name, load) in &rows {
         match load {
             Some(l) => report.push_str(&format!(
@@ -480,22 +514,21 @@ fn main() {
         &observed("echo", dir.path(), &args),
     ));
 
-    let ctd = Containerd::start(Version::V2_1);
     let tar = images::spin_artifact("hello", "localhost/hello:v1", dir.path());
     ctd.ctr_ok(&["images", "import", "--all-platforms", tar.to_str().unwrap()]);
-    let cold = spin_run(&ctd, "localhost/hello:v1");
+    let cold = time_to_first_200(&ctd, || run_spin(&ctd, "localhost/hello:v1"));
     let warm = median(
         (0..5)
-            .map(|_| spin_run(&ctd, "localhost/hello:v1"))
+            .map(|_| time_to_first_200(&ctd, || run_spin(&ctd, "localhost/hello:v1")))
             .collect(),
     );
     // The same component in a plain image (spin.toml and the Wasm in its rootfs).
     let plain = images::plain_hello_image("localhost/plain-hello:v1", dir.path());
     ctd.ctr_ok(&["images", "import", plain.to_str().unwrap()]);
-    let plain_cold = spin_run(&ctd, "localhost/plain-hello:v1");
+    let plain_cold = time_to_first_200(&ctd, || run_spin(&ctd, "localhost/plain-hello:v1"));
     let plain_warm = median(
         (0..5)
-            .map(|_| spin_run(&ctd, "localhost/plain-hello:v1"))
+            .map(|_| time_to_first_200(&ctd, || run_spin(&ctd, "localhost/plain-hello:v1")))
             .collect(),
     );
     let busybox = busybox_image(dir.path());
@@ -517,22 +550,7 @@ fn main() {
 
     let mut ids = Vec::new();
     for _ in 0..TASKS {
-        let port = net::free_port();
-        let id = unique_id("density");
-        let listen = format!("SPIN_HTTP_LISTEN_ADDR=127.0.0.1:{port}");
-        ctd.ctr_ok(&[
-            "run",
-            "-d",
-            "--runtime",
-            RUNTIME,
-            "--net-host",
-            "--env",
-            &listen,
-            "localhost/hello:v1",
-            &id,
-            "/",
-        ]);
-        let addr: SocketAddr = format!("127.0.0.1:{port}").parse().unwrap();
+        let (id, addr) = run_spin(&ctd, "localhost/hello:v1");
         assert!(net::wait_for_listener(addr, Duration::from_secs(60)));
         assert_eq!(net::blocking_get(addr, "/").0, 200);
         if ids.is_empty() {
