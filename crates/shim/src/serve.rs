@@ -206,6 +206,10 @@ async fn serve(
         .transpose()?
         .unwrap_or(30);
     let loaded = load(app, &env, &task.work_dir, output)?;
+    // What reading and loading the app freed (the manifest, the locked app, the components'
+    // metadata as parsed) goes back to the kernel: an idle pod keeps only what serving uses.
+    // SAFETY: malloc_trim only returns the allocator's free pages to the kernel.
+    unsafe { libc::malloc_trim(0) };
     let options = ServeOptions {
         grace_period: Duration::from_secs(grace),
         reuse: InstanceReuse::from_lookup(|k| env.get(k)).map_err(anyhow::Error::msg)?,
