@@ -26,8 +26,8 @@ const CONNECTIONS: u32 = 32;
 const DURATION_SECS: u32 = 10;
 const WASMTIME: &str = ".tools/wasmtime-cli-48.0.8/bin/wasmtime";
 const TASKS: usize = 50;
-/// Rounds of the observability rows (each server loaded once per round).
-const OBSERVED_ROUNDS: usize = 3;
+/// Rounds of alternated loads (each server loaded once per round), medians.
+const ROUNDS: usize = 3;
 
 fn repo() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("..")
@@ -42,6 +42,11 @@ struct Load {
 
 /// `wrk` against `addr`; its "Requests/sec" and latency percentiles.
 fn load(addr: SocketAddr) -> Load {
+    load_with(addr, &[])
+}
+
+/// [`load`], each request with `headers` (`name: value`).
+fn load_with(addr: SocketAddr, headers: &[String]) -> Load {
     let out = Command::new("wrk")
         .args([
             "-t2",
@@ -49,6 +54,7 @@ fn load(addr: SocketAddr) -> Load {
             &format!("-d{DURATION_SECS}s"),
             "--latency",
         ])
+        .args(headers.iter().flat_map(|h| ["-H", h.as_str()]))
         .arg(format!("http://{addr}/"))
         .output()
         .expect("running wrk (apt-get install wrk)");
@@ -117,6 +123,14 @@ fn spawn_listening(mut cmd: Command, tail: &[&std::ffi::OsStr]) -> (Killed, Sock
 const WASMTIME_TUNED: &str =
     "pooling-allocator=y,pooling-memory-keep-resident=16777216,pooling-table-keep-resident=1048576";
 
+/// The echo, built for WASI 0.2 and 0.3, under each server: ours (`spinrt up`, and the
+/// confined server a pod runs under containerd), `wasmtime serve` at its best setting, loaded
+/// in turn for [`ROUNDS`] rounds, medians: this shared machine's speed drifts by a fifth
+/// within minutes, so only figures taken side by side compare. Then a native hyper server.
+///
+/// The echo writes back the `spin-*` headers a Spin runtime gives it, which `wasmtime serve`
+/// does not add: its requests carry the ones ours added (as the echo reported them), so both
+/// guests do the same work and write the same response.
 fn throughput(dir: &Path, ctd: &Containerd) -> Vec<(String, Option<Load>)> {
     let mut rows = Vec::new();
     let wasmtime = repo().join(WASMTIME);
@@ -137,11 +151,6 @@ fn throughput(dir: &Path, ctd: &Containerd) -> Vec<(String, Option<Load>)> {
             &dir.join(format!("{app}.log")),
         );
         assert_eq!(net::blocking_get(ours.addr, "/").0, 200);
-        rows.push((
-            format!("`{app}` (WASI {wasi}), spinrt up (this project)"),
-            Some(load(ours.addr)),
-        ));
-        drop(ours);
 
         let image = format!("localhost/{app}:v1");
         let artifact = images::spin_artifact(app, &image, dir);
@@ -151,25 +160,48 @@ fn throughput(dir: &Path, ctd: &Containerd) -> Vec<(String, Option<Load>)> {
             "--all-platforms",
             artifact.to_str().unwrap(),
         ]);
-        rows.push((
-            format!(
-                "`{app}` (WASI {wasi}), containerd 2.1 + our shim (`ctr run`: the confined server)"
-            ),
-            Some(shim_load(ctd, &image)),
-        ));
+        let (task, task_addr) = run_spin(ctd, &image);
+        assert!(
+            net::wait_for_listener(task_addr, Duration::from_secs(60)),
+            "{image} never listened under the shim"
+        );
+        assert_eq!(net::blocking_get(task_addr, "/").0, 200);
 
+        let peer = wasmtime.is_file().then(|| {
+            let mut cmd = Command::new(&wasmtime);
+            cmd.args(["serve", "-S", "cli", "-O", WASMTIME_TUNED])
+                .args(wasmtime_flags)
+                .arg("--addr");
+            let wasm = apps::wasm("wasm32-wasip2", app);
+            spawn_listening(cmd, &[wasm.as_os_str()])
+        });
+
+        let spin_headers: Vec<String> = net::blocking_get(ours.addr, "/")
+            .1
+            .lines()
+            .filter(|l| l.starts_with("spin-"))
+            .map(str::to_string)
+            .collect();
+        assert!(
+            !spin_headers.is_empty(),
+            "the echo reported no spin-* header"
+        );
+        let mut servers = vec![(ours.addr, vec![]), (task_addr, vec![])];
+        servers.extend(peer.as_ref().map(|(_, addr)| (*addr, spin_headers.clone())));
+        let mut loads = alternated(&servers).into_iter();
+        let label = |server: &str| format!("`{app}` (WASI {wasi}), {server}");
+        rows.push((label("spinrt up (this project)"), loads.next()));
         rows.push((
-            format!("`{app}` (WASI {wasi}), wasmtime serve 48.0.8 `-O {WASMTIME_TUNED}`"),
-            wasmtime.is_file().then(|| {
-                let mut cmd = Command::new(&wasmtime);
-                cmd.args(["serve", "-S", "cli", "-O", WASMTIME_TUNED])
-                    .args(wasmtime_flags)
-                    .arg("--addr");
-                let wasm = apps::wasm("wasm32-wasip2", app);
-                let (_server, addr) = spawn_listening(cmd, &[wasm.as_os_str()]);
-                load(addr)
-            }),
+            label("containerd 2.1 + our shim (`ctr run`: the confined server)"),
+            loads.next(),
         ));
+        rows.push((
+            label(&format!(
+                "wasmtime serve 48.0.8 `-O {WASMTIME_TUNED}`, given our `spin-*` headers"
+            )),
+            loads.next(),
+        ));
+        remove_task(ctd, &task);
     }
 
     let native = spinrt_tests::bins::bin("native-hello");
@@ -177,6 +209,18 @@ fn throughput(dir: &Path, ctd: &Containerd) -> Vec<(String, Option<Load>)> {
     rows.push(("native hyper hello".into(), Some(load(addr))));
     drop(server);
     rows
+}
+
+/// Each of `servers` loaded in turn (with its request headers), [`ROUNDS`] times: the median
+/// load of each.
+fn alternated(servers: &[(SocketAddr, Vec<String>)]) -> Vec<Load> {
+    let mut runs: Vec<Vec<Load>> = servers.iter().map(|_| Vec::new()).collect();
+    for _ in 0..ROUNDS {
+        for (runs, (addr, headers)) in runs.iter_mut().zip(servers) {
+            runs.push(load_with(*addr, headers));
+        }
+    }
+    runs.into_iter().map(median_load).collect()
 }
 
 /// What observability costs, as one row of [`observed`]'s table.
@@ -194,7 +238,7 @@ struct Observed {
 
 /// What observability costs: the same `spinrt up` with nothing on, with the metrics endpoint
 /// on, with every request traced and exported over OTLP, and with traces and metrics exported,
-/// each server loaded in turn for [`OBSERVED_ROUNDS`] rounds. Besides throughput, the CPU per
+/// each server loaded in turn for [`ROUNDS`] rounds. Besides throughput, the CPU per
 /// request of the server and of the receiver, apart: on this 2-core machine the receiver (a
 /// collector, on a node usually a DaemonSet of its own) competes with the server and `wrk` for
 /// the same cores.
@@ -253,7 +297,7 @@ fn observed(app: &str, dir: &Path, args: &[&str]) -> Vec<Observed> {
     // (load, server CPU s, receiver CPU s) of every round, per server.
     let mut runs: Vec<Vec<(Load, f64, f64)>> = servers.iter().map(|_| Vec::new()).collect();
     // Alternated: a drift of the machine hits all alike.
-    for _ in 0..OBSERVED_ROUNDS {
+    for _ in 0..ROUNDS {
         for (up, runs) in servers.iter().zip(&mut runs) {
             let pid = up.child.id().to_string();
             let cpu = || (cpu_seconds(&pid).unwrap(), cpu_seconds("self").unwrap());
@@ -295,7 +339,7 @@ fn observed_table(app: &str, rows: &[Observed]) -> String {
     let base = &rows[0];
     let mut table = format!(
         "\n## What observability costs: `{app}` (WASI 0.2) under `spinrt up`, \
-         {OBSERVED_ROUNDS} rounds of `wrk` alternated, medians\n\n\
+         {ROUNDS} rounds of `wrk` alternated, medians\n\n\
          CPU per request is the server's own and the OTLP receiver's (a collector), apart: both \
          share this machine's two cores with `wrk`.\n\n\
          | spinrt up with | requests/s | vs nothing on | p50 ms | p99 ms | server CPU µs/request \
@@ -372,20 +416,6 @@ fn run_spin(ctd: &Containerd, image: &str) -> (String, SocketAddr) {
         "/",
     ]);
     (id, format!("127.0.0.1:{port}").parse().unwrap())
-}
-
-/// `image` under our shim, loaded as [`load`] loads a server: the path a pod's requests take
-/// to the confined server, less the pod's network.
-fn shim_load(ctd: &Containerd, image: &str) -> Load {
-    let (id, addr) = run_spin(ctd, image);
-    assert!(
-        net::wait_for_listener(addr, Duration::from_secs(60)),
-        "{image} never listened"
-    );
-    assert_eq!(net::blocking_get(addr, "/").0, 200);
-    let load = load(addr);
-    remove_task(ctd, &id);
-    load
 }
 
 fn runc_run(ctd: &Containerd, image: &str) -> f64 {
@@ -493,6 +523,7 @@ fn main() {
     );
     report.push_str(&format!(
         "## An echo component: `wrk -t2 -c{CONNECTIONS} -d{DURATION_SECS}s` on loopback\n\n\
+         The servers of each build loaded in turn, {ROUNDS} rounds, medians.\n\n\
          | server | requests/s | p50 ms | p99 ms |\n|---|---:|---:|---:|\n"
     ));
     let ctd = Containerd::start(Version::V2_1);

@@ -6,8 +6,8 @@
 //! is run once, then `DENSITY_PODS` pods (default 200) are started `DENSITY_PARALLEL` (8) at a
 //! time, each ready when its pod IP answers `GET /` with 200. Measured: memory per pod (drop of
 //! MemAvailable / pods), processes of the shim binary per pod, pod start (RunPodSandbox to first
-//! 200) p50/p99, time for all, CPU while `IDLE_PODS` (100) pods sit idle, teardown time and what
-//! is left after it. The table goes into `benches/RESULTS.md`.
+//! 200) p50/p99 and the median of each step, time for all, CPU while `IDLE_PODS` (100) pods sit
+//! idle, teardown time and what is left after it. The table goes into `benches/RESULTS.md`.
 //!
 //! Bounded: starting stops at `DENSITY_DEADLINE_SECS` (default 900) and every pod is removed
 //! through CRI, then containerd and any shim left are stopped by process id (the node harness's
@@ -68,6 +68,8 @@ struct Figures {
     shim_pss_per_pod_mib: f64,
     start_p50: Duration,
     start_p99: Duration,
+    /// Medians of RunPodSandbox, Create+StartContainer, and on to the first 200.
+    steps_p50: [Duration; 3],
     all_started: Duration,
     idle_cpu_percent: Option<f64>,
     /// The commands that used the most CPU ticks while the pods were idle.
@@ -76,10 +78,24 @@ struct Figures {
     left: Vec<String>,
 }
 
+/// How long a pod took to start, and in which steps.
+#[derive(Clone, Copy, Default)]
+struct PodStart {
+    /// RunPodSandbox to the first 200.
+    total: Duration,
+    /// RunPodSandbox (the network, the pause container).
+    sandbox: Duration,
+    /// CreateContainer and StartContainer of the app.
+    container: Duration,
+    /// From there to the first 200.
+    answer: Duration,
+}
+
 /// Starts one pod as kubelet would and waits for its first 200.
-fn start_pod(node: &Node, kind: &Kind, name: &str) -> Result<(Pod, Duration), String> {
+fn start_pod(node: &Node, kind: &Kind, name: &str) -> Result<(Pod, PodStart), String> {
     let start = Instant::now();
     let pod = node.run_pod_with(name, kind.handler);
+    let sandbox = start.elapsed();
     node.start_container(
         &pod,
         ContainerSpec {
@@ -89,9 +105,19 @@ fn start_pod(node: &Node, kind: &Kind, name: &str) -> Result<(Pod, Duration), St
             memory_limit_bytes: 0,
         },
     );
+    let container = start.elapsed() - sandbox;
     while start.elapsed() < POD_TIMEOUT {
         if get_status(&pod.ip) == Some(200) {
-            return Ok((pod, start.elapsed()));
+            let total = start.elapsed();
+            return Ok((
+                pod,
+                PodStart {
+                    total,
+                    sandbox,
+                    container,
+                    answer: total - sandbox - container,
+                },
+            ));
         }
         std::thread::sleep(Duration::from_millis(10));
     }
@@ -175,7 +201,7 @@ fn measure(kind: &Kind, pods: usize, parallel: usize, deadline: Instant, dir: &P
     let mem_before = mem_available_kib();
 
     let mut figures = Figures::default();
-    let started: Mutex<Vec<(Pod, Duration)>> = Mutex::default();
+    let started: Mutex<Vec<(Pod, PodStart)>> = Mutex::default();
     let failed: Mutex<Vec<String>> = Mutex::default();
     let began = Instant::now();
     // Two phases: up to IDLE_PODS, measure idle CPU, then the rest.
@@ -233,10 +259,19 @@ fn measure(kind: &Kind, pods: usize, parallel: usize, deadline: Instant, dir: &P
     figures.shim_pss_per_pod_mib = shims.iter().map(|pid| pss_kib(*pid)).sum::<u64>() as f64
         / 1024.0
         / started.len().max(1) as f64;
-    let mut times: Vec<Duration> = started.iter().map(|(_, t)| *t).collect();
-    times.sort();
-    figures.start_p50 = percentile(&times, 0.5);
-    figures.start_p99 = percentile(&times, 0.99);
+    let sorted = |step: fn(&PodStart) -> Duration| {
+        let mut times: Vec<Duration> = started.iter().map(|(_, t)| step(t)).collect();
+        times.sort();
+        times
+    };
+    let total = sorted(|t| t.total);
+    figures.start_p50 = percentile(&total, 0.5);
+    figures.start_p99 = percentile(&total, 0.99);
+    figures.steps_p50 = [
+        percentile(&sorted(|t| t.sandbox), 0.5),
+        percentile(&sorted(|t| t.container), 0.5),
+        percentile(&sorted(|t| t.answer), 0.5),
+    ];
 
     let teardown = Instant::now();
     std::thread::scope(|s| {
@@ -323,6 +358,13 @@ fn main() {
     table += &row("pod start p50 / p99, ms", &|f| {
         format!("{} / {}", f.start_p50.as_millis(), f.start_p99.as_millis())
     });
+    table += &row(
+        "pod start p50 by step: RunPodSandbox / Create+StartContainer / to first 200, ms",
+        &|f| {
+            let [sandbox, container, answer] = f.steps_p50.map(|d| d.as_millis());
+            format!("{sandbox} / {container} / {answer}")
+        },
+    );
     table += &row("all pods started, s", &|f| {
         format!("{:.1}", f.all_started.as_secs_f64())
     });
