@@ -1,11 +1,12 @@
 //! `containerd-shim-spin-v2`, containerd's runtime `io.containerd.spin.v2`, as a library with
 //! two binaries: `containerd-shim-spin-v2`, the shim daemon ([`daemon`]), and
 //! `containerd-shim-spin-v2-server`, which the daemon starts beside itself for the confined
-//! work that needs wasmtime: serving one Spin container ([`serve`]) and compiling an image's
-//! Wasm ([`compile`]).
+//! work: serving one Spin container ([`serve`]), compiling an image's Wasm ([`compile`]), and
+//! running the pod's sandbox container without runc ([`sandbox`]).
 
 pub mod compile;
 pub mod daemon;
+pub mod sandbox;
 pub mod serve;
 pub mod server_task;
 mod task_env;

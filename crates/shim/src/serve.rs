@@ -50,6 +50,9 @@ fn run(task_file: &Path) -> Result<i32> {
     if !wait_for_start() {
         return Ok(0);
     }
+    if let AppSource::Sandbox { args, cwd } = &task.app {
+        return crate::sandbox::become_command(&task, args, cwd, stop_signals);
+    }
     let env = TaskEnv::parse(&task.env);
     let rate = GuestOutput::rate_from(|k| env.get(k)).map_err(anyhow::Error::msg)?;
     let addr =
@@ -193,6 +196,7 @@ async fn serve(
             use_precompiled(&mut app, precompiled)?;
             app
         }
+        AppSource::Sandbox { .. } => bail!("a sandbox container has no app to serve"),
     };
     if let Some(ids) = env.get(spinrt_app::COMPONENTS_TO_RETAIN_ENV) {
         app.retain_components(&spinrt_app::components_to_retain(&ids))?;

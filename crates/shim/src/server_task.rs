@@ -37,6 +37,10 @@ pub enum AppSource {
         path: PathBuf,
         precompiled: Vec<(String, PathBuf)>,
     },
+    /// No app: the pod's sandbox (pause) container. Once confined, the process becomes the
+    /// container's command (`execve`, `args[0]` looked up in the container's `PATH`), which
+    /// holds the pod's namespaces as under runc, without starting a runc per pod.
+    Sandbox { args: Vec<String>, cwd: PathBuf },
 }
 
 #[derive(Debug, Serialize, Deserialize)]

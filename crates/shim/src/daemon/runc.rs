@@ -1,4 +1,4 @@
-//! The pod's Linux containers (the pause container, sidecars) run by `runc`, as
+//! The pod's Linux containers (sidecars; not the pause container) run by `runc`, as
 //! containerd-shim-runc-v2 runs them: `runc create` with the container's stdio, `start`,
 //! signals to the init process, `delete`. The shim is their subreaper, so their exits reach it.
 

@@ -1,6 +1,8 @@
 //! A Spin container: the daemon prepares what its server needs (the artifact's layers as files,
 //! the confinement from the OCI spec, a cgroup) and starts the server, confined, in a new PID
-//! namespace; the server waits for the task's Start (see `crate::serve`).
+//! namespace; the server waits for the task's Start (see `crate::serve`). The pod's sandbox
+//! (pause) container is started the same way, and the server becomes its command once
+//! confined: no runc per pod.
 
 use std::fs::File;
 use std::os::fd::AsRawFd;
@@ -38,7 +40,30 @@ pub enum SpinApp {
         path: PathBuf,
         compiled: Vec<(String, MachineCode)>,
     },
+    /// Not an app: the pod's sandbox container, whose command the process becomes once
+    /// confined (see [`AppSource::Sandbox`]).
+    Sandbox {
+        args: Vec<String>,
+        cwd: PathBuf,
+    },
 }
+
+impl SpinApp {
+    /// The pod's sandbox container, as CRI describes it in its spec: confined like a server,
+    /// then its own command. `None` for any other container.
+    pub fn sandbox(spec: &Spec) -> Option<Self> {
+        let kind = spec.annotations().as_ref()?.get(CRI_CONTAINER_TYPE)?;
+        let process = spec.process().as_ref()?;
+        (kind == "sandbox").then(|| SpinApp::Sandbox {
+            args: process.args().clone().unwrap_or_default(),
+            cwd: process.cwd().clone(),
+        })
+    }
+}
+
+/// The annotation CRI (containerd 1.7 and 2.x) marks a pod's containers with: `sandbox` for the
+/// pause container, `container` for the others.
+const CRI_CONTAINER_TYPE: &str = "io.kubernetes.cri.container-type";
 
 /// The server of a created Spin container.
 pub struct SpinServer {
@@ -60,15 +85,20 @@ impl SpinServer {
     ) -> Result<Self> {
         let dir = bundle.join(SERVER_DIR);
         let work_dir = dir.join("work");
-        std::fs::create_dir_all(&work_dir)
-            .with_context(|| format!("creating {}", work_dir.display()))?;
+        std::fs::create_dir_all(&dir).with_context(|| format!("creating {}", dir.display()))?;
         let layers_dir = dir.join("layers");
-        let mut binds = vec![BindMount {
-            source: work_dir,
-            destination: IN_ROOT_WORK.into(),
-            read_only: false,
-        }];
+        let mut binds = Vec::new();
+        if !matches!(app, SpinApp::Sandbox { .. }) {
+            std::fs::create_dir_all(&work_dir)
+                .with_context(|| format!("creating {}", work_dir.display()))?;
+            binds.push(BindMount {
+                source: work_dir,
+                destination: IN_ROOT_WORK.into(),
+                read_only: false,
+            });
+        }
         let app = match app {
+            SpinApp::Sandbox { args, cwd } => AppSource::Sandbox { args, cwd },
             SpinApp::Artifact(image) => {
                 std::fs::create_dir_all(&layers_dir)?;
                 let mut content_binds = Vec::new();

@@ -1,5 +1,6 @@
 //! containerd's task API for the containers of one pod: Spin containers served by a confined
-//! server process each, Linux containers (pause, sidecars) by runc.
+//! server process each, the pause container a confined process of ours too, the other Linux
+//! containers (sidecars) by runc.
 
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
@@ -29,7 +30,7 @@ use crate::daemon::content::Store;
 use crate::daemon::events::Events;
 use crate::daemon::exits::Exits;
 use crate::daemon::runc::{ContainerStdio, Runc};
-use crate::daemon::spin::SpinServer;
+use crate::daemon::spin::{SpinApp, SpinServer};
 use crate::daemon::{stats, stdio};
 
 fn error(code: ttrpc::Code, message: impl Into<String>) -> ttrpc::Error {
@@ -52,7 +53,9 @@ fn now() -> Timestamp {
 }
 
 enum Kind {
+    /// A process of ours, confined: a Spin app's server, or the pod's sandbox container.
     Spin(SpinServer),
+    /// Run by runc: the pod's other Linux containers (sidecars).
     Linux,
 }
 
@@ -164,6 +167,11 @@ impl TaskService {
                 stdout: stdio::open(&req.stdout).context("opening stdout")?,
                 stderr: stdio::open(&req.stderr).context("opening stderr")?,
             };
+            if let Some(sandbox) = SpinApp::sandbox(&spec) {
+                let server =
+                    SpinServer::create(&req.id, &self.namespace, &bundle, &spec, sandbox, stdio)?;
+                return Ok((server.pid, Kind::Spin(server)));
+            }
             let store = self
                 .rt
                 .block_on(Store::connect(&self.containerd_address, &self.namespace))?;
