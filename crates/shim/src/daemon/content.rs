@@ -177,8 +177,8 @@ impl Store {
 /// What container `id` runs.
 pub enum ContainerImage {
     Spin(SpinImage),
-    /// Any other image (the pod's pause container, a sidecar, a plain image with `spin.toml` in
-    /// its rootfs), by the digest of its target (its index or manifest), if it has an image.
+    /// Any other image (a sidecar's, a plain image with `spin.toml` in its rootfs), by the
+    /// digest of its target (its index or manifest), if it has an image.
     Other {
         target: Option<String>,
     },
