@@ -7,6 +7,7 @@
 //! containerd's content store.
 
 use std::io::{Read, Write};
+use std::path::Path;
 use std::process::{Command, Stdio};
 use std::time::Duration;
 
@@ -98,12 +99,69 @@ pub fn machine_code(name: &str, wasm: &[u8], exit_of: ExitOf) -> Result<Vec<u8>>
     run_compiler(name, wasm, exit_of)
 }
 
-/// The key of the machine code the compiler makes: equal for interchangeable code.
+/// The key of the machine code the compiler makes: equal for interchangeable code. Asked of a
+/// compiler process once per server binary and boot, then read from [`KEYS_DIR`]: a process
+/// costs every pod's start ~5 ms, and the key cannot change while the binary does not (it hashes
+/// wasmtime's version, its settings and the CPU features it finds).
 pub fn engine_key(exit_of: ExitOf) -> Result<u64> {
-    let out = run_compiler(ENGINE_KEY, &[], exit_of)?;
-    let text = String::from_utf8_lossy(&out);
-    u64::from_str_radix(text.trim(), 16)
-        .with_context(|| format!("the compiler's engine key is not a number: {text:?}"))
+    let exe = crate::server_binary()?;
+    kept_key(Path::new(KEYS_DIR), &exe, || {
+        let out = run_compiler(ENGINE_KEY, &[], exit_of)?;
+        let text = String::from_utf8_lossy(&out);
+        parse_key(&text)
+            .with_context(|| format!("the compiler's engine key is not a number: {text:?}"))
+    })
+}
+
+/// The key kept in `dir` for the binary `exe`, else the one `ask` learns, kept there.
+fn kept_key(dir: &Path, exe: &Path, ask: impl FnOnce() -> Result<u64>) -> Result<u64> {
+    let kept = dir.join(binary_identity(exe)?);
+    if let Some(key) = std::fs::read_to_string(&kept)
+        .ok()
+        .and_then(|t| parse_key(&t))
+    {
+        return Ok(key);
+    }
+    let key = ask()?;
+    if let Err(e) = keep_key(&kept, key) {
+        log::warn!("keeping the engine key in {}: {e:#}", kept.display());
+    }
+    Ok(key)
+}
+
+/// Where [`engine_key`] keeps the keys it learnt: under `/run`, so a reboot (new CPU
+/// features, say) forgets them.
+pub const KEYS_DIR: &str = "/run/containerd-shim-spin/engine-keys";
+
+fn parse_key(text: &str) -> Option<u64> {
+    u64::from_str_radix(text.trim(), 16).ok()
+}
+
+/// Names the file `exe` is: a binary replaced or rewritten in place gets another name.
+fn binary_identity(exe: &Path) -> Result<String> {
+    use std::os::unix::fs::MetadataExt;
+    let m = std::fs::metadata(exe).with_context(|| format!("reading {}", exe.display()))?;
+    Ok(format!(
+        "{:x}-{:x}-{:x}-{}.{:09}-{}.{:09}",
+        m.dev(),
+        m.ino(),
+        m.size(),
+        m.mtime(),
+        m.mtime_nsec(),
+        m.ctime(),
+        m.ctime_nsec()
+    ))
+}
+
+/// Writes the key whole or not at all: daemons of pods starting at once read it meanwhile.
+fn keep_key(path: &Path, key: u64) -> Result<()> {
+    let dir = path.parent().context("a key file has a folder")?;
+    std::fs::create_dir_all(dir).with_context(|| format!("creating {}", dir.display()))?;
+    let mut partial = path.as_os_str().to_owned();
+    partial.push(format!(".{}.partial", std::process::id()));
+    std::fs::write(&partial, format!("{key:016x}\n"))?;
+    std::fs::rename(&partial, path)?;
+    Ok(())
 }
 
 fn run_compiler(arg: &str, input: &[u8], exit_of: ExitOf) -> Result<Vec<u8>> {
@@ -156,4 +214,53 @@ fn run_compiler(arg: &str, input: &[u8], exit_of: ExitOf) -> Result<Vec<u8>> {
         bail!("{why} (compiler exit code {code})");
     }
     Ok(stdout)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::cell::Cell;
+
+    /// `kept_key` with an `ask` that counts its calls.
+    fn key_asking(dir: &Path, exe: &Path, answer: u64, asked: &Cell<u32>) -> u64 {
+        kept_key(dir, exe, || {
+            asked.set(asked.get() + 1);
+            Ok(answer)
+        })
+        .unwrap()
+    }
+
+    #[test]
+    fn an_engine_key_is_asked_once_per_binary() {
+        let dir = tempfile::tempdir().unwrap();
+        let keys = dir.path().join("keys");
+        let exe = dir.path().join("server");
+        std::fs::write(&exe, "one build").unwrap();
+        let asked = Cell::new(0);
+        assert_eq!(key_asking(&keys, &exe, 0xab, &asked), 0xab);
+        assert_eq!(key_asking(&keys, &exe, 0xcd, &asked), 0xab);
+        assert_eq!(asked.get(), 1);
+
+        // An upgrade rewrites the binary in place: its key is asked again.
+        std::thread::sleep(std::time::Duration::from_millis(10));
+        std::fs::write(&exe, "another build").unwrap();
+        assert_eq!(key_asking(&keys, &exe, 0xcd, &asked), 0xcd);
+        assert_eq!(asked.get(), 2);
+    }
+
+    #[test]
+    fn a_damaged_key_file_is_asked_again() {
+        let dir = tempfile::tempdir().unwrap();
+        let exe = dir.path().join("server");
+        std::fs::write(&exe, "a build").unwrap();
+        let kept = dir.path().join(binary_identity(&exe).unwrap());
+        std::fs::write(&kept, "not a key").unwrap();
+        let asked = Cell::new(0);
+        assert_eq!(key_asking(dir.path(), &exe, 0x12, &asked), 0x12);
+        assert_eq!(asked.get(), 1);
+        assert_eq!(
+            std::fs::read_to_string(&kept).unwrap(),
+            "0000000000000012\n"
+        );
+    }
 }

@@ -29,16 +29,17 @@ pub fn spin_app(
                 .map(|l| components_of(&image, &l.digest))
                 .collect();
             for (layer, name) in image.layers.iter_mut().zip(names) {
-                if !precompile::is_wasm(layer) {
+                if !precompile::is_wasm(&layer.media_type) {
                     continue;
                 }
+                let read = || Ok(rt.block_on(store.read(&layer.digest))?);
                 let code = precompile::machine_code(
                     rt,
                     store,
                     &layer.digest,
                     &name,
                     &layer.digest,
-                    &layer.bytes,
+                    read,
                     exits,
                 )?;
                 match code {
@@ -74,7 +75,13 @@ pub fn spin_app(
             wasm.into_iter()
                 .map(|w| {
                     let code = precompile::machine_code(
-                        rt, store, &target, &w.digest, &w.digest, &w.bytes, exits,
+                        rt,
+                        store,
+                        &target,
+                        &w.digest,
+                        &w.digest,
+                        || Ok(w.bytes),
+                        exits,
                     )?;
                     Ok((w.digest, code))
                 })

@@ -36,7 +36,8 @@ pub enum ContentError {
     Damaged(spinrt_oci::OciError),
 }
 
-/// One layer of the image (or its config): media type, digest and bytes.
+/// One layer of the image (or its config): media type, digest and bytes (none for a Wasm
+/// layer until its machine code takes their place).
 #[derive(Clone, Debug)]
 pub struct Blob {
     pub media_type: String,
@@ -252,15 +253,17 @@ pub async fn image(store: &Store, id: &str) -> Result<ContainerImage, ContentErr
     }
     let mut layers = Vec::with_capacity(manifest.layers.len());
     for layer in &manifest.layers {
-        // The daemon reads what it needs (the locked app, the Wasm to compile); files' content
-        // goes to the server as the content store's file, checked against its digest there.
+        // The daemon reads what it needs: the locked app here, a Wasm layer only to compile
+        // it (the server gets its machine code, `app::spin_app`). Files' content goes to the
+        // server as the content store's file, checked against its digest there.
         let file = match layer.media_type.as_str() {
             spinrt_oci::media_types::DATA_LAYER => store.blob_path(&layer.digest).await,
             _ => None,
         };
-        let bytes = match file {
-            Some(_) => Vec::new(),
-            None => store.read(&layer.digest).await?,
+        let bytes = if file.is_some() || crate::daemon::precompile::is_wasm(&layer.media_type) {
+            Vec::new()
+        } else {
+            store.read(&layer.digest).await?
         };
         layers.push(Blob {
             media_type: layer.media_type.clone(),

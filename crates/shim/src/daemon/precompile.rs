@@ -22,7 +22,7 @@ use containerd_client::with_namespace;
 use sha2::{Digest, Sha256};
 
 use crate::compile;
-use crate::daemon::content::{Blob, Store};
+use crate::daemon::content::Store;
 use crate::daemon::exits::Exits;
 
 const LOCK_DIR: &str = "/run/containerd-shim-spin/locks";
@@ -47,9 +47,9 @@ fn label(wasm: &str, exit_of: compile::ExitOf) -> Result<String> {
     ))
 }
 
-pub fn is_wasm(blob: &Blob) -> bool {
+pub fn is_wasm(media_type: &str) -> bool {
     use spinrt_oci::media_types::{WASM_LAYER, WASM_LAYER_WKG};
-    blob.media_type == WASM_LAYER || blob.media_type == WASM_LAYER_WKG
+    media_type == WASM_LAYER || media_type == WASM_LAYER_WKG
 }
 
 /// Where the machine code of a Wasm layer is.
@@ -59,16 +59,18 @@ pub enum MachineCode {
     Bytes(Vec<u8>),
 }
 
-/// The machine code of the Wasm `wasm` (digest `wasm_digest`), from the content store,
-/// compiled and stored there first when no shim did that yet. The blob `owner` (the Wasm layer,
-/// or the image of a plain image) carries the label that finds it and keeps it alive.
+/// The machine code of the Wasm with digest `wasm_digest`, from the content store, compiled
+/// and stored there first when no shim did that yet; `wasm` gives the Wasm, asked for only
+/// then (an image's Wasm can be tens of MB, read and hashed for nothing once its code exists).
+/// The blob `owner` (the Wasm layer, or the image of a plain image) carries the label that
+/// finds it and keeps it alive.
 pub fn machine_code(
     rt: &tokio::runtime::Runtime,
     store: &Store,
     owner: &str,
     name: &str,
     wasm_digest: &str,
-    wasm: &[u8],
+    wasm: impl FnOnce() -> Result<Vec<u8>>,
     exits: &Exits,
 ) -> Result<MachineCode> {
     let exit_of = |pid| exits.exit_code(pid);
@@ -90,7 +92,7 @@ pub fn machine_code(
         return Ok(code);
     }
     let started = Instant::now();
-    let code = compile::machine_code(name, wasm, &exit_of)?;
+    let code = compile::machine_code(name, &wasm()?, &exit_of)?;
     log::info!(
         "Wasm {wasm_digest}: precompiled in {} ms by a confined compiler process",
         started.elapsed().as_millis()
