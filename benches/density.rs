@@ -309,9 +309,54 @@ fn measure(kind: &Kind, pods: usize, parallel: usize, deadline: Instant, dir: &P
     figures
 }
 
+/// The kernel's neighbour (ARP) table is one for all network namespaces: every pod's namespace
+/// holds an entry for its gateway and the host one for each pod it talks to, and above
+/// `gc_thresh3` (1,024 by default) new entries are refused, so the host stops reaching pods.
+/// Nodes built for many pods raise it; so does this benchmark for its run (only upwards), and
+/// puts the old values back when it ends.
+struct NeighbourTable {
+    old: Vec<(String, String)>,
+}
+
+impl NeighbourTable {
+    const DIR: &str = "/proc/sys/net/ipv4/neigh/default";
+
+    fn sized_for(pods: usize) -> Self {
+        let mut old = Vec::new();
+        // Two entries a pod, room for the rest of the machine, and the GC's two lower marks
+        // below the limit as the kernel's defaults have them (1/8 and 1/2).
+        let limit = 4 * pods + 1024;
+        for (name, wanted) in [
+            ("gc_thresh1", limit / 8),
+            ("gc_thresh2", limit / 2),
+            ("gc_thresh3", limit),
+        ] {
+            let path = format!("{}/{name}", Self::DIR);
+            let Ok(current) = std::fs::read_to_string(&path) else {
+                continue;
+            };
+            if current.trim().parse::<usize>().is_ok_and(|c| c < wanted)
+                && std::fs::write(&path, wanted.to_string()).is_ok()
+            {
+                old.push((path, current));
+            }
+        }
+        Self { old }
+    }
+}
+
+impl Drop for NeighbourTable {
+    fn drop(&mut self) {
+        for (path, value) in self.old.iter().rev() {
+            let _ = std::fs::write(path, value.trim());
+        }
+    }
+}
+
 fn main() {
     apps::ensure_built();
     let pods = env_or("DENSITY_PODS", 200) as usize;
+    let _neighbours = NeighbourTable::sized_for(pods);
     let parallel = env_or("DENSITY_PARALLEL", 8) as usize;
     let budget = Duration::from_secs(env_or("DENSITY_DEADLINE_SECS", 900));
     let dir = tempfile::tempdir().unwrap();
