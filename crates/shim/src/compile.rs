@@ -115,7 +115,7 @@ pub fn engine_key(exit_of: ExitOf) -> Result<u64> {
 
 /// The key kept in `dir` for the binary `exe`, else the one `ask` learns, kept there.
 fn kept_key(dir: &Path, exe: &Path, ask: impl FnOnce() -> Result<u64>) -> Result<u64> {
-    let kept = dir.join(binary_identity(exe)?);
+    let kept = key_file(dir, exe)?;
     if let Some(key) = std::fs::read_to_string(&kept)
         .ok()
         .and_then(|t| parse_key(&t))
@@ -137,20 +137,46 @@ fn parse_key(text: &str) -> Option<u64> {
     u64::from_str_radix(text.trim(), 16).ok()
 }
 
-/// Names the file `exe` is: a binary replaced or rewritten in place gets another name.
-fn binary_identity(exe: &Path) -> Result<String> {
+/// The file in `dir` for the key of the binary `exe` on this CPU: named after the file `exe`
+/// is (a binary replaced or rewritten in place gets another name) and the CPU's features (a VM
+/// moved to a host with others gets another name too, as its code would be refused).
+fn key_file(dir: &Path, exe: &Path) -> Result<std::path::PathBuf> {
     use std::os::unix::fs::MetadataExt;
     let m = std::fs::metadata(exe).with_context(|| format!("reading {}", exe.display()))?;
-    Ok(format!(
-        "{:x}-{:x}-{:x}-{}.{:09}-{}.{:09}",
+    Ok(dir.join(format!(
+        "{:x}-{:x}-{:x}-{}.{:09}-{}.{:09}-{:016x}",
         m.dev(),
         m.ino(),
         m.size(),
         m.mtime(),
         m.mtime_nsec(),
         m.ctime(),
-        m.ctime_nsec()
-    ))
+        m.ctime_nsec(),
+        cpu_features()
+    )))
+}
+
+/// A hash of the features the kernel lists for the first CPU (`flags` on x86, `Features` on
+/// arm64); read no further, as each CPU's entry costs the kernel work to print.
+fn cpu_features() -> u64 {
+    use std::io::BufRead;
+    let line = std::fs::File::open("/proc/cpuinfo")
+        .ok()
+        .and_then(|f| {
+            std::io::BufReader::new(f)
+                .lines()
+                .map_while(Result::ok)
+                .find(|l| l.starts_with("flags") || l.starts_with("Features"))
+        })
+        .unwrap_or_default();
+    hash(&line)
+}
+
+fn hash(text: &str) -> u64 {
+    use std::hash::{Hash, Hasher};
+    let mut hasher = std::collections::hash_map::DefaultHasher::new();
+    text.hash(&mut hasher);
+    hasher.finish()
 }
 
 /// Writes the key whole or not at all: daemons of pods starting at once read it meanwhile.
@@ -249,11 +275,28 @@ mod tests {
     }
 
     #[test]
+    fn a_key_file_is_named_after_this_cpus_features() {
+        let dir = tempfile::tempdir().unwrap();
+        let exe = dir.path().join("server");
+        std::fs::write(&exe, "a build").unwrap();
+        let name = key_file(dir.path(), &exe).unwrap();
+        let features = cpu_features();
+        assert!(
+            name.to_string_lossy()
+                .ends_with(&format!("-{features:016x}")),
+            "{}",
+            name.display()
+        );
+        // The kernel's list was found and read, not an empty line hashed.
+        assert_ne!(features, hash(""));
+    }
+
+    #[test]
     fn a_damaged_key_file_is_asked_again() {
         let dir = tempfile::tempdir().unwrap();
         let exe = dir.path().join("server");
         std::fs::write(&exe, "a build").unwrap();
-        let kept = dir.path().join(binary_identity(&exe).unwrap());
+        let kept = key_file(dir.path(), &exe).unwrap();
         std::fs::write(&kept, "not a key").unwrap();
         let asked = Cell::new(0);
         assert_eq!(key_asking(dir.path(), &exe, 0x12, &asked), 0x12);
