@@ -256,12 +256,18 @@ mod tests {
         .unwrap()
     }
 
-    #[test]
-    fn an_engine_key_is_asked_once_per_binary() {
+    /// A folder holding a stand-in server binary.
+    fn a_build() -> (tempfile::TempDir, std::path::PathBuf) {
         let dir = tempfile::tempdir().unwrap();
-        let keys = dir.path().join("keys");
         let exe = dir.path().join("server");
         std::fs::write(&exe, "one build").unwrap();
+        (dir, exe)
+    }
+
+    #[test]
+    fn an_engine_key_is_asked_once_per_binary() {
+        let (dir, exe) = a_build();
+        let keys = dir.path().join("keys");
         let asked = Cell::new(0);
         assert_eq!(key_asking(&keys, &exe, 0xab, &asked), 0xab);
         assert_eq!(key_asking(&keys, &exe, 0xcd, &asked), 0xab);
@@ -276,9 +282,7 @@ mod tests {
 
     #[test]
     fn a_key_file_is_named_after_this_cpus_features() {
-        let dir = tempfile::tempdir().unwrap();
-        let exe = dir.path().join("server");
-        std::fs::write(&exe, "a build").unwrap();
+        let (dir, exe) = a_build();
         let name = key_file(dir.path(), &exe).unwrap();
         let features = cpu_features();
         assert!(
@@ -293,9 +297,7 @@ mod tests {
 
     #[test]
     fn a_damaged_key_file_is_asked_again() {
-        let dir = tempfile::tempdir().unwrap();
-        let exe = dir.path().join("server");
-        std::fs::write(&exe, "a build").unwrap();
+        let (dir, exe) = a_build();
         let kept = key_file(dir.path(), &exe).unwrap();
         std::fs::write(&kept, "not a key").unwrap();
         let asked = Cell::new(0);
