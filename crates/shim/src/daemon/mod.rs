@@ -4,6 +4,7 @@
 //! process: a confined server for a Spin container, runc for a Linux one.
 
 mod app;
+mod cgroup;
 mod content;
 mod events;
 mod exits;

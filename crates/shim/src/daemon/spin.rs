@@ -11,10 +11,10 @@ use std::path::{Path, PathBuf};
 use std::process::Command;
 
 use anyhow::{Context, Result, bail};
-use libcgroups::common::{AnyCgroupManager, CgroupConfig, CgroupManager, ControllerOpt};
 use oci_spec::runtime::{LinuxNamespaceType, Spec};
 use spinrt_confine::{BindMount, Confinement, Namespace, User, spawn_in_pid_namespace};
 
+use crate::daemon::cgroup::ContainerCgroup;
 use crate::daemon::content::SpinImage;
 use crate::daemon::precompile::MachineCode;
 use crate::daemon::runc::ContainerStdio;
@@ -70,7 +70,7 @@ pub struct SpinServer {
     pub pid: u32,
     /// Writing a byte starts the server; dropping it without writing ends it.
     start: std::sync::Mutex<Option<File>>,
-    cgroup: AnyCgroupManager,
+    cgroup: ContainerCgroup,
     dir: PathBuf,
 }
 
@@ -189,7 +189,7 @@ impl SpinServer {
         task.write(&task_file)
             .with_context(|| format!("writing {}", task_file.display()))?;
 
-        let cgroup = cgroup_for(spec, namespace, id)?;
+        let cgroup = ContainerCgroup::for_spec(spec, namespace, id)?;
         let (start_read, start_write) =
             nix::unistd::pipe2(nix::fcntl::OFlag::O_CLOEXEC).context("creating a pipe")?;
         let mut command = Command::new(crate::server_binary()?);
@@ -217,12 +217,7 @@ impl SpinServer {
             .context("starting the server process")?;
         drop(start_read);
         let pid = child.id();
-        // v1 hierarchies are created as the first process joins; limits apply to what exists.
-        let joined = cgroup
-            .add_task(nix::unistd::Pid::from_raw(pid as i32))
-            .map_err(|e| anyhow::anyhow!("adding the server to its cgroup: {e}"))
-            .and_then(|()| apply_limits(&cgroup, spec));
-        if let Err(e) = joined {
+        if let Err(e) = cgroup.join(pid, spec) {
             let _ = nix::sys::signal::kill(
                 nix::unistd::Pid::from_raw(pid as i32),
                 nix::sys::signal::Signal::SIGKILL,
@@ -266,60 +261,31 @@ impl SpinServer {
     }
 }
 
-/// The cgroup the spec names (containerd's default `/<namespace>/<id>` without one).
 /// containerd's clean-up after the daemon died: ends whatever still runs in the Spin container's
 /// cgroup (its server, PID 1 of its namespace, and so all of it) and removes the cgroup, as
 /// `runc delete --force` does for a Linux container. Processes are found through the cgroup,
 /// never by a saved pid, which may name another process by now.
 pub fn remove_after_crash(spec: &Spec, namespace: &str, id: &str) -> Result<()> {
-    let cgroup = cgroup_for(spec, namespace, id)?;
+    let cgroup = ContainerCgroup::for_spec(spec, namespace, id)?;
     let deadline = std::time::Instant::now() + std::time::Duration::from_secs(5);
     // No cgroup (or no such hierarchy) reads as no process; `remove` skips what is missing.
-    while let Ok(pids) = cgroup.get_all_pids()
+    while let Ok(pids) = cgroup.pids()
         && !pids.is_empty()
     {
         if std::time::Instant::now() > deadline {
             bail!("processes {pids:?} of container {id} outlive SIGKILL");
         }
         for pid in pids {
-            let _ = nix::sys::signal::kill(pid, nix::sys::signal::Signal::SIGKILL);
+            let _ = nix::sys::signal::kill(
+                nix::unistd::Pid::from_raw(pid),
+                nix::sys::signal::Signal::SIGKILL,
+            );
         }
         std::thread::sleep(std::time::Duration::from_millis(20));
     }
     cgroup
         .remove()
-        .map_err(|e| anyhow::anyhow!("removing the cgroup of container {id}: {e}"))
-}
-
-fn cgroup_for(spec: &Spec, namespace: &str, id: &str) -> Result<AnyCgroupManager> {
-    let path = spec
-        .linux()
-        .as_ref()
-        .and_then(|l| l.cgroups_path().clone())
-        .unwrap_or_else(|| PathBuf::from(format!("/{namespace}/{id}")));
-    // The systemd driver's form is `slice:prefix:name`.
-    let systemd = path.to_string_lossy().contains(':');
-    libcgroups::common::create_cgroup_manager(CgroupConfig {
-        cgroup_path: path.clone(),
-        systemd_cgroup: systemd,
-        container_name: id.to_string(),
-    })
-    .with_context(|| format!("cgroup {}", path.display()))
-}
-
-/// The spec's resource limits (memory, CPU, pids) on the cgroup.
-fn apply_limits(cgroup: &AnyCgroupManager, spec: &Spec) -> Result<()> {
-    let Some(resources) = spec.linux().as_ref().and_then(|l| l.resources().as_ref()) else {
-        return Ok(());
-    };
-    cgroup
-        .apply(&ControllerOpt {
-            resources,
-            disable_oom_killer: false,
-            oom_score_adj: None,
-            freezer_state: None,
-        })
-        .map_err(|e| anyhow::anyhow!("applying resource limits: {e}"))
+        .with_context(|| format!("removing the cgroup of container {id}"))
 }
 
 /// The confinement the OCI spec describes, and the PID namespace to join (`None`: a new one).
