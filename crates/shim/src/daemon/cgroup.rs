@@ -201,7 +201,35 @@ impl V1Cgroup {
         })
     }
 
-    fn dir(&self, controller: &str) -> Result<&Path> {
+    /// The cgroup of a running process (its `/proc/PID/cgroup`), `None` on cgroup v2.
+    pub fn of_process(pid: u32) -> Option<Result<Self>> {
+        let hierarchies = v1_hierarchies()?;
+        let path = format!("/proc/{pid}/cgroup");
+        Some(
+            fs::read_to_string(&path)
+                .with_context(|| format!("reading {path}"))
+                .map(|table| Self::from_table(hierarchies, &table)),
+        )
+    }
+
+    /// `id:controllers:path` lines, as `/proc/PID/cgroup` has them, against the hierarchies.
+    fn from_table(hierarchies: &'static [Hierarchy], table: &str) -> Self {
+        let dirs = table
+            .lines()
+            .filter_map(|line| {
+                let mut fields = line.splitn(3, ':');
+                let (_, controllers, path) = (fields.next()?, fields.next()?, fields.next()?);
+                let controllers: Vec<&str> = controllers.split(',').collect();
+                let hierarchy = hierarchies.iter().find(|h| h.controllers == controllers)?;
+                let relative = path.trim_start_matches('/');
+                Some((hierarchy, hierarchy.mount_point.join(relative)))
+            })
+            .collect();
+        Self { dirs }
+    }
+
+    /// The cgroup's directory in the hierarchy of `controller`.
+    pub fn dir(&self, controller: &str) -> Result<&Path> {
         self.dirs
             .iter()
             .find(|(h, _)| h.controllers.iter().any(|c| c == controller))
@@ -512,6 +540,23 @@ mod tests {
             .unwrap();
         assert!(e.to_string().contains("leaves its hierarchy"), "{e}");
         assert!(V1Cgroup::new(hierarchies, Path::new("/")).is_err());
+    }
+
+    #[test]
+    fn a_process_cgroup_is_found_in_each_hierarchy() {
+        let (root, hierarchies) = fake(&["memory", "cpu,cpuacct"]);
+        let table =
+            "12:pids:/k8s.io/a\n3:cpu,cpuacct:/k8s.io/a\n5:memory:/k8s.io/a\n1:name=systemd:/x\n";
+        let cgroup = V1Cgroup::from_table(hierarchies, table);
+        assert_eq!(
+            cgroup.dir("memory").unwrap(),
+            root.path().join("memory/k8s.io/a")
+        );
+        assert_eq!(
+            cgroup.dir("cpuacct").unwrap(),
+            root.path().join("cpu,cpuacct/k8s.io/a")
+        );
+        assert!(cgroup.dir("pids").is_err());
     }
 
     #[test]

@@ -1,50 +1,94 @@
 //! Task metrics (`ctr task metrics`, CRI's ContainerStats: what kubelet and a CPU-based
 //! HorizontalPodAutoscaler read), from the cgroup of the task's process.
 //!
-//! containerd-shim collects memory and pids; its CPU usage is wrong for containerd's reading
-//! (cgroup v2's microseconds in a field read as nanoseconds, and 0 on cgroup v1, where the
-//! usage is in `cpuacct`), so the usage is read here in nanoseconds from whichever hierarchy
-//! the cgroup is in.
+//! On cgroup v1 every figure is read here from the cgroup's files (in nanoseconds, from
+//! `cpuacct`). On v2 containerd-shim collects memory and pids; its CPU usage is wrong for
+//! containerd's reading (v2's microseconds in a field read as nanoseconds), so the usage is
+//! read here from `cpu.stat`.
 
-use std::path::Path;
-
-use cgroups_rs::{Cgroup, Subsystem, hierarchies};
 use containerd_shim::cgroup::collect_metrics;
-use containerd_shim::protos::cgroups::metrics::{CPUStat, CPUUsage};
+use containerd_shim::protos::cgroups::metrics::{
+    CPUStat, CPUUsage, MemoryEntry, MemoryStat, Metrics, PidsStat, Throttle,
+};
 use containerd_shim::protos::protobuf::well_known_types::any::Any;
 use containerd_shim::util::convert_to_any;
 
+use crate::daemon::cgroup::V1Cgroup;
+
 pub fn metrics(pid: u32) -> anyhow::Result<Any> {
-    let mut metrics = collect_metrics(pid)?;
-    if let Some((total, user, kernel)) = cpu_usage_ns(pid)? {
-        let mut usage = CPUUsage::new();
-        usage.set_total(total);
-        usage.set_user(user);
-        usage.set_kernel(kernel);
-        let mut cpu = metrics.cpu.take().unwrap_or_else(CPUStat::new);
-        cpu.set_usage(usage);
-        metrics.set_cpu(cpu);
+    // On cgroup v1 from the hierarchies the daemon found once: containerd-shim's collection
+    // reads the whole mount table two or three times per call, and kubelet asks every few
+    // seconds for every container.
+    if let Some(cgroup) = V1Cgroup::of_process(pid) {
+        return Ok(convert_to_any(Box::new(v1_metrics(&cgroup?)))?);
     }
+    let mut metrics = collect_metrics(pid)?;
+    let (total, user, kernel) = v2_cpu_usage_ns(pid)?;
+    let mut usage = CPUUsage::new();
+    usage.set_total(total);
+    usage.set_user(user);
+    usage.set_kernel(kernel);
+    let mut cpu = metrics.cpu.take().unwrap_or_else(CPUStat::new);
+    cpu.set_usage(usage);
+    metrics.set_cpu(cpu);
     Ok(convert_to_any(Box::new(metrics))?)
 }
 
-/// `(total, user, kernel)` CPU time of the process's cgroup, in nanoseconds.
-fn cpu_usage_ns(pid: u32) -> anyhow::Result<Option<(u64, u64, u64)>> {
-    let hierarchies = hierarchies::auto();
-    if hierarchies.v2() {
-        let path = containerd_shim::cgroup::get_cgroups_v2_path_by_pid(pid)?;
-        let stat = std::fs::read_to_string(path.join("cpu.stat"))?;
-        return Ok(Some(parse_v2_cpu_stat(&stat)));
+/// What containerd-shim's collection gives (CPU, memory, pids), from a v1 cgroup's files; a
+/// controller whose files cannot be read is left out, as there.
+fn v1_metrics(cgroup: &V1Cgroup) -> Metrics {
+    let number = |controller: &str, file: &str| -> Option<u64> {
+        let text = std::fs::read_to_string(cgroup.dir(controller).ok()?.join(file)).ok()?;
+        text.trim().parse().ok()
+    };
+    let field = |controller: &str, file: &str, name: &str| -> Option<u64> {
+        let text = std::fs::read_to_string(cgroup.dir(controller).ok()?.join(file)).ok()?;
+        text.lines()
+            .filter_map(|l| l.split_once(' '))
+            .find(|(key, _)| *key == name)
+            .and_then(|(_, value)| value.trim().parse().ok())
+    };
+    let mut metrics = Metrics::new();
+    if let Some(total) = number("cpuacct", "cpuacct.usage") {
+        let mut usage = CPUUsage::new();
+        usage.set_total(total);
+        usage.set_user(number("cpuacct", "cpuacct.usage_user").unwrap_or(0));
+        usage.set_kernel(number("cpuacct", "cpuacct.usage_sys").unwrap_or(0));
+        let mut throttling = Throttle::new();
+        throttling.set_periods(field("cpu", "cpu.stat", "nr_periods").unwrap_or(0));
+        throttling.set_throttled_periods(field("cpu", "cpu.stat", "nr_throttled").unwrap_or(0));
+        throttling.set_throttled_time(field("cpu", "cpu.stat", "throttled_time").unwrap_or(0));
+        let mut cpu = CPUStat::new();
+        cpu.set_usage(usage);
+        cpu.set_throttling(throttling);
+        metrics.set_cpu(cpu);
     }
-    let paths = cgroups_rs::cgroup::get_cgroups_relative_paths_by_pid(pid)?;
-    let cgroup = Cgroup::load_with_relative_paths(hierarchies, Path::new("."), paths);
-    Ok(cgroup.subsystems().iter().find_map(|s| match s {
-        Subsystem::CpuAcct(acct) => {
-            let acct = acct.cpuacct();
-            Some((acct.usage, acct.usage_user, acct.usage_sys))
-        }
-        _ => None,
-    }))
+    if let Some(usage) = number("memory", "memory.usage_in_bytes") {
+        let mut entry = MemoryEntry::new();
+        entry.set_usage(usage);
+        entry.set_limit(number("memory", "memory.limit_in_bytes").unwrap_or(0));
+        let mut memory = MemoryStat::new();
+        memory.set_usage(entry);
+        memory.set_total_inactive_file(
+            field("memory", "memory.stat", "total_inactive_file").unwrap_or(0),
+        );
+        metrics.set_memory(memory);
+    }
+    if let Some(current) = number("pids", "pids.current") {
+        let mut pids = PidsStat::new();
+        pids.set_current(current);
+        // "max" reads as no limit, 0, as runc reports it.
+        pids.set_limit(number("pids", "pids.max").unwrap_or(0));
+        metrics.set_pids(pids);
+    }
+    metrics
+}
+
+/// `(total, user, kernel)` CPU time of the process's v2 cgroup, in nanoseconds.
+fn v2_cpu_usage_ns(pid: u32) -> anyhow::Result<(u64, u64, u64)> {
+    let path = containerd_shim::cgroup::get_cgroups_v2_path_by_pid(pid)?;
+    let stat = std::fs::read_to_string(path.join("cpu.stat"))?;
+    Ok(parse_v2_cpu_stat(&stat))
 }
 
 /// cgroup v2 `cpu.stat` (`usage_usec`, `user_usec`, `system_usec`) in nanoseconds.
