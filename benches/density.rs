@@ -76,6 +76,9 @@ struct Figures {
     idle_cpu_top: String,
     teardown: Duration,
     left: Vec<String>,
+    /// One ListContainerStats for all containers (kubelet's summary), and how many it gave.
+    stats_round: Duration,
+    stats_containers: usize,
 }
 
 /// How long a pod took to start, and in which steps.
@@ -250,6 +253,10 @@ fn measure(kind: &Kind, pods: usize, parallel: usize, deadline: Instant, dir: &P
             .drain(..)
             .map(|ip| format!("{ip} stopped answering")),
     );
+    // What kubelet's summary (metrics-server, the eviction manager) asks of every container.
+    let stats_began = Instant::now();
+    figures.stats_containers = node.list_container_stats().len();
+    figures.stats_round = stats_began.elapsed();
     std::thread::sleep(Duration::from_secs(3));
     let mem_after = mem_available_kib();
     figures.mem_per_pod_mib =
@@ -419,6 +426,10 @@ fn main() {
             f.idle_cpu_percent
                 .map_or("not measured".into(), |c| format!("{c:.1}"))
         },
+    );
+    table += &row(
+        "ListContainerStats of all pods (kubelet's summary), ms (containers)",
+        &|f| format!("{} ({})", f.stats_round.as_millis(), f.stats_containers),
     );
     table += &row("teardown of all pods, s", &|f| {
         format!("{:.1}", f.teardown.as_secs_f64())

@@ -269,6 +269,13 @@ impl Node {
             .expect("ContainerStats without stats")
     }
 
+    /// ListContainerStats for every container, as kubelet's summary asks.
+    pub fn list_container_stats(&self) -> Vec<cri::ContainerStats> {
+        let request = cri::ListContainerStatsRequest { filter: None };
+        self.call(|mut c| async move { c.list_container_stats(request).await })
+            .stats
+    }
+
     /// StopContainer with kubelet's grace period; returns how long it took.
     pub fn stop_container(&self, id: &str, grace_seconds: i64) -> Duration {
         let start = Instant::now();
