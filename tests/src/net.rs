@@ -26,7 +26,12 @@ pub fn free_port() -> u16 {
 pub fn wait_for_listener(addr: SocketAddr, timeout: Duration) -> bool {
     let start = Instant::now();
     while start.elapsed() < timeout {
-        if std::net::TcpStream::connect_timeout(&addr, Duration::from_millis(200)).is_ok() {
+        // A connection to a loopback port of the ephemeral range that nothing listens on can
+        // succeed with itself (TCP simultaneous open, when the kernel picks that very port as
+        // the source); that is not a listener.
+        if let Ok(stream) = std::net::TcpStream::connect_timeout(&addr, Duration::from_millis(200))
+            && stream.local_addr().ok() != Some(addr)
+        {
             return true;
         }
         std::thread::sleep(Duration::from_millis(5));
