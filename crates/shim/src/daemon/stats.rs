@@ -17,8 +17,8 @@ use crate::daemon::cgroup::V1Cgroup;
 
 pub fn metrics(pid: u32) -> anyhow::Result<Any> {
     // On cgroup v1 from the hierarchies the daemon found once: containerd-shim's collection
-    // reads the whole mount table two or three times per call, and kubelet asks every few
-    // seconds for every container.
+    // reads the whole mount table two or three times per call, and kubelet asks for every
+    // container's stats periodically.
     if let Some(cgroup) = V1Cgroup::of_process(pid) {
         return Ok(convert_to_any(Box::new(v1_metrics(&cgroup?)))?);
     }
@@ -37,16 +37,11 @@ pub fn metrics(pid: u32) -> anyhow::Result<Any> {
 /// What containerd-shim's collection gives (CPU, memory, pids), from a v1 cgroup's files; a
 /// controller whose files cannot be read is left out, as there.
 fn v1_metrics(cgroup: &V1Cgroup) -> Metrics {
-    let number = |controller: &str, file: &str| -> Option<u64> {
-        let text = std::fs::read_to_string(cgroup.dir(controller).ok()?.join(file)).ok()?;
-        text.trim().parse().ok()
+    let read = |controller: &str, file: &str| -> Option<String> {
+        std::fs::read_to_string(cgroup.dir(controller).ok()?.join(file)).ok()
     };
-    let field = |controller: &str, file: &str, name: &str| -> Option<u64> {
-        let text = std::fs::read_to_string(cgroup.dir(controller).ok()?.join(file)).ok()?;
-        text.lines()
-            .filter_map(|l| l.split_once(' '))
-            .find(|(key, _)| *key == name)
-            .and_then(|(_, value)| value.trim().parse().ok())
+    let number = |controller: &str, file: &str| -> Option<u64> {
+        read(controller, file)?.trim().parse().ok()
     };
     let mut metrics = Metrics::new();
     if let Some(total) = number("cpuacct", "cpuacct.usage") {
@@ -54,10 +49,11 @@ fn v1_metrics(cgroup: &V1Cgroup) -> Metrics {
         usage.set_total(total);
         usage.set_user(number("cpuacct", "cpuacct.usage_user").unwrap_or(0));
         usage.set_kernel(number("cpuacct", "cpuacct.usage_sys").unwrap_or(0));
+        let stat = read("cpu", "cpu.stat").unwrap_or_default();
         let mut throttling = Throttle::new();
-        throttling.set_periods(field("cpu", "cpu.stat", "nr_periods").unwrap_or(0));
-        throttling.set_throttled_periods(field("cpu", "cpu.stat", "nr_throttled").unwrap_or(0));
-        throttling.set_throttled_time(field("cpu", "cpu.stat", "throttled_time").unwrap_or(0));
+        throttling.set_periods(stat_field(&stat, "nr_periods").unwrap_or(0));
+        throttling.set_throttled_periods(stat_field(&stat, "nr_throttled").unwrap_or(0));
+        throttling.set_throttled_time(stat_field(&stat, "throttled_time").unwrap_or(0));
         let mut cpu = CPUStat::new();
         cpu.set_usage(usage);
         cpu.set_throttling(throttling);
@@ -69,9 +65,8 @@ fn v1_metrics(cgroup: &V1Cgroup) -> Metrics {
         entry.set_limit(number("memory", "memory.limit_in_bytes").unwrap_or(0));
         let mut memory = MemoryStat::new();
         memory.set_usage(entry);
-        memory.set_total_inactive_file(
-            field("memory", "memory.stat", "total_inactive_file").unwrap_or(0),
-        );
+        let stat = read("memory", "memory.stat").unwrap_or_default();
+        memory.set_total_inactive_file(stat_field(&stat, "total_inactive_file").unwrap_or(0));
         metrics.set_memory(memory);
     }
     if let Some(current) = number("pids", "pids.current") {
@@ -93,19 +88,20 @@ fn v2_cpu_usage_ns(pid: u32) -> anyhow::Result<(u64, u64, u64)> {
 
 /// cgroup v2 `cpu.stat` (`usage_usec`, `user_usec`, `system_usec`) in nanoseconds.
 fn parse_v2_cpu_stat(stat: &str) -> (u64, u64, u64) {
-    let field = |name: &str| {
-        stat.lines()
-            .filter_map(|l| l.split_once(' '))
-            .find(|(key, _)| *key == name)
-            .and_then(|(_, value)| value.trim().parse::<u64>().ok())
-            .unwrap_or(0)
-            .saturating_mul(1000)
-    };
+    let field = |name: &str| stat_field(stat, name).unwrap_or(0).saturating_mul(1000);
     (
         field("usage_usec"),
         field("user_usec"),
         field("system_usec"),
     )
+}
+
+/// The value of `name` in a cgroup stat file's `name value` lines.
+fn stat_field(stat: &str, name: &str) -> Option<u64> {
+    stat.lines()
+        .filter_map(|l| l.split_once(' '))
+        .find(|(key, _)| *key == name)
+        .and_then(|(_, value)| value.trim().parse().ok())
 }
 
 #[cfg(test)]
