@@ -12,9 +12,12 @@ use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use containerd_shim::event::Event;
+use containerd_shim::protos::protobuf::Message;
 use containerd_shim::protos::shim::events::{Envelope, ForwardRequest};
 use containerd_shim::protos::ttrpc;
 use containerd_shim::protos::{Client, EventsClient};
+
+use crate::daemon::any;
 
 /// How long one attempt may take.
 const SEND_TIMEOUT: Duration = Duration::from_secs(5);
@@ -47,9 +50,9 @@ impl Events {
         }
     }
 
-    pub fn send(&self, event: impl Event) {
+    pub fn send<E: Event + Message>(&self, event: E) {
         let topic = event.topic();
-        let request = match self.request(&topic, Box::new(event)) {
+        let request = match self.request(&topic, &event) {
             Ok(request) => request,
             Err(e) => {
                 log::error!("encoding event {topic}: {e}");
@@ -75,13 +78,13 @@ impl Events {
     fn request(
         &self,
         topic: &str,
-        event: Box<dyn containerd_shim::protos::protobuf::MessageDyn>,
+        event: &impl Message,
     ) -> containerd_shim::Result<ForwardRequest> {
         let mut envelope = Envelope::new();
         envelope.set_topic(topic.to_string());
         envelope.set_namespace(self.namespace.clone());
         envelope.set_timestamp(containerd_shim::util::timestamp()?);
-        envelope.set_event(containerd_shim::util::convert_to_any(event)?);
+        envelope.set_event(any::pack(any::EVENTS_PACKAGE, event)?);
         let mut request = ForwardRequest::new();
         request.set_envelope(envelope);
         Ok(request)

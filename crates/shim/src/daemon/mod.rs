@@ -3,6 +3,7 @@
 //! containerd-shim-runc-v2 does). It speaks containerd's task API and starts each container's
 //! process: a confined server for a Spin container, runc for a Linux one.
 
+mod any;
 mod app;
 mod cgroup;
 mod content;

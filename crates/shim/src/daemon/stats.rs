@@ -11,8 +11,8 @@ use containerd_shim::protos::cgroups::metrics::{
     CPUStat, CPUUsage, MemoryEntry, MemoryStat, Metrics, PidsStat, Throttle,
 };
 use containerd_shim::protos::protobuf::well_known_types::any::Any;
-use containerd_shim::util::convert_to_any;
 
+use crate::daemon::any::{self, CGROUPS_V1_PACKAGE};
 use crate::daemon::cgroup::V1Cgroup;
 
 pub fn metrics(pid: u32) -> anyhow::Result<Any> {
@@ -20,7 +20,7 @@ pub fn metrics(pid: u32) -> anyhow::Result<Any> {
     // reads the whole mount table two or three times per call, and kubelet asks for every
     // container's stats periodically.
     if let Some(cgroup) = V1Cgroup::of_process(pid) {
-        return Ok(convert_to_any(Box::new(v1_metrics(&cgroup?)))?);
+        return Ok(any::pack(CGROUPS_V1_PACKAGE, &v1_metrics(&cgroup?))?);
     }
     let mut metrics = collect_metrics(pid)?;
     let (total, user, kernel) = v2_cpu_usage_ns(pid)?;
@@ -31,7 +31,7 @@ pub fn metrics(pid: u32) -> anyhow::Result<Any> {
     let mut cpu = metrics.cpu.take().unwrap_or_else(CPUStat::new);
     cpu.set_usage(usage);
     metrics.set_cpu(cpu);
-    Ok(convert_to_any(Box::new(metrics))?)
+    Ok(any::pack(CGROUPS_V1_PACKAGE, &metrics)?)
 }
 
 /// What containerd-shim's collection gives (CPU, memory, pids), from a v1 cgroup's files; a
