@@ -7,13 +7,17 @@
 //! time, each ready when its pod IP answers `GET /` with 200. Measured: memory per pod (drop of
 //! MemAvailable / pods), processes of the shim binary per pod, pod start (RunPodSandbox to first
 //! 200) p50/p99 and the median of each step, time for all, CPU while `IDLE_PODS` (100) pods sit
-//! idle, teardown time and what is left after it. The table goes into `benches/RESULTS.md`.
+//! idle, teardown time and what is left after it. Where a pod's memory goes: the PSS of the
+//! shim's processes, the growth of containerd's PSS and of the kernel's unreclaimable memory,
+//! and, before either kind runs, what a pod costs the kernel with no process at all
+//! (`pod_floor`). The table goes into `benches/RESULTS.md`.
 //!
 //! Bounded: starting stops at `DENSITY_DEADLINE_SECS` (default 900) and every pod is removed
 //! through CRI, then containerd and any shim left are stopped by process id (the node harness's
 //! drop).
 
 mod node_state;
+mod pod_floor;
 
 use std::path::Path;
 use std::sync::Mutex;
@@ -24,9 +28,7 @@ use spinrt_tests::containerd::Version;
 use spinrt_tests::cri::{ContainerSpec, Node, Pod};
 use spinrt_tests::{apps, images, report};
 
-use node_state::{
-    env_or, get_status, mem_available_kib, node_objects, percentile, processes_of, pss_kib,
-};
+use node_state::{Memory, env_or, get_status, node_objects, percentile, processes_of, pss_kib};
 
 const IDLE_PODS: usize = 100;
 const IDLE_SECONDS: u64 = 10;
@@ -63,6 +65,10 @@ struct Figures {
     started: usize,
     failed: Vec<String>,
     mem_per_pod_mib: f64,
+    /// Growth of the kernel's unreclaimable memory per pod.
+    kernel_per_pod_mib: f64,
+    /// Growth of containerd's PSS per pod.
+    containerd_per_pod_mib: f64,
     shim_processes: usize,
     /// PSS of the shim binary's processes per pod, MiB.
     shim_pss_per_pod_mib: f64,
@@ -95,11 +101,11 @@ struct PodStart {
 }
 
 /// Starts one pod as kubelet would and waits for its first 200.
-fn start_pod(node: &Node, kind: &Kind, name: &str) -> Result<(Pod, PodStart), String> {
+fn start_pod(node: &Node, kind: &Kind, name: &str) -> Result<(Pod, String, PodStart), String> {
     let start = Instant::now();
     let pod = node.run_pod_with(name, kind.handler);
     let sandbox = start.elapsed();
-    node.start_container(
+    let container_id = node.start_container(
         &pod,
         ContainerSpec {
             name: "app",
@@ -114,6 +120,7 @@ fn start_pod(node: &Node, kind: &Kind, name: &str) -> Result<(Pod, PodStart), St
             let total = start.elapsed();
             return Ok((
                 pod,
+                container_id,
                 PodStart {
                     total,
                     sandbox,
@@ -125,6 +132,28 @@ fn start_pod(node: &Node, kind: &Kind, name: &str) -> Result<(Pod, PodStart), St
         std::thread::sleep(Duration::from_millis(10));
     }
     Err(format!("{name}: no 200 from {} in {POD_TIMEOUT:?}", pod.ip))
+}
+
+/// Why a pod that answered once does not now: whether it answers a second later, its
+/// container's state as CRI reports it, and the end of its log.
+fn not_answering(node: &Node, pod: &Pod, container: &str) -> String {
+    std::thread::sleep(Duration::from_secs(1));
+    let again = get_status(&pod.ip);
+    let status = node.container_status(container);
+    let log = node.container_log(&status);
+    let tail: Vec<String> = log[log.len().saturating_sub(3)..]
+        .iter()
+        .map(|(stream, line)| format!("{stream}: {line}"))
+        .collect();
+    format!(
+        "{} stopped answering (a second later: {}; container state {}, exit code {}, reason \"{}\"; log ends: {})",
+        pod.ip,
+        again.map_or("no answer".into(), |code| format!("HTTP {code}")),
+        status.state,
+        status.exit_code,
+        status.reason,
+        tail.join(" | ")
+    )
 }
 
 /// Busy and total jiffies of all CPUs.
@@ -197,14 +226,15 @@ fn measure(kind: &Kind, pods: usize, parallel: usize, deadline: Instant, dir: &P
         )),
     }
     // The image has run once on this node (precompiled, unpacked), as on a node in use.
-    let (warm, _) = start_pod(&node, kind, "warm-up").expect("the warm-up pod");
+    let (warm, _, _) = start_pod(&node, kind, "warm-up").expect("the warm-up pod");
     node.remove_pod(&warm.id);
     std::thread::sleep(Duration::from_secs(2));
     let before_objects = node_objects();
-    let mem_before = mem_available_kib();
+    let mem_before = Memory::now();
+    let containerd_before = pss_kib(node.containerd().pid());
 
     let mut figures = Figures::default();
-    let started: Mutex<Vec<(Pod, PodStart)>> = Mutex::default();
+    let started: Mutex<Vec<(Pod, String, PodStart)>> = Mutex::default();
     let failed: Mutex<Vec<String>> = Mutex::default();
     let began = Instant::now();
     // Two phases: up to IDLE_PODS, measure idle CPU, then the rest.
@@ -243,31 +273,30 @@ fn measure(kind: &Kind, pods: usize, parallel: usize, deadline: Instant, dir: &P
     figures.failed = failed.into_inner().unwrap();
 
     // Every pod answers still (none died after its first 200).
-    let mut not_answering: Vec<_> = started
-        .iter()
-        .filter(|(p, _)| get_status(&p.ip) != Some(200))
-        .map(|(p, _)| p.ip.clone())
-        .collect();
     figures.failed.extend(
-        not_answering
-            .drain(..)
-            .map(|ip| format!("{ip} stopped answering")),
+        started
+            .iter()
+            .filter(|(p, _, _)| get_status(&p.ip) != Some(200))
+            .map(|(p, container, _)| not_answering(&node, p, container)),
     );
     // What kubelet's summary (metrics-server, the eviction manager) asks of every container.
     let stats_began = Instant::now();
     figures.stats_containers = node.list_container_stats().len();
     figures.stats_round = stats_began.elapsed();
     std::thread::sleep(Duration::from_secs(3));
-    let mem_after = mem_available_kib();
-    figures.mem_per_pod_mib =
-        mem_before.saturating_sub(mem_after) as f64 / 1024.0 / started.len().max(1) as f64;
+    (figures.mem_per_pod_mib, figures.kernel_per_pod_mib) =
+        mem_before.per_pod_mib(&Memory::now(), started.len());
+    figures.containerd_per_pod_mib = (pss_kib(node.containerd().pid()) as f64
+        - containerd_before as f64)
+        / 1024.0
+        / started.len().max(1) as f64;
     let shims = processes_of(&node, kind.shim);
     figures.shim_processes = shims.len();
     figures.shim_pss_per_pod_mib = shims.iter().map(|pid| pss_kib(*pid)).sum::<u64>() as f64
         / 1024.0
         / started.len().max(1) as f64;
     let sorted = |step: fn(&PodStart) -> Duration| {
-        let mut times: Vec<Duration> = started.iter().map(|(_, t)| step(t)).collect();
+        let mut times: Vec<Duration> = started.iter().map(|(_, _, t)| step(t)).collect();
         times.sort();
         times
     };
@@ -285,7 +314,7 @@ fn measure(kind: &Kind, pods: usize, parallel: usize, deadline: Instant, dir: &P
         for chunk in started.chunks(started.len().div_ceil(parallel).max(1)) {
             let node = &node;
             s.spawn(move || {
-                for (pod, _) in chunk {
+                for (pod, _, _) in chunk {
                     node.remove_pod(&pod.id);
                 }
             });
@@ -368,6 +397,8 @@ fn main() {
     let budget = Duration::from_secs(env_or("DENSITY_DEADLINE_SECS", 900));
     let dir = tempfile::tempdir().unwrap();
     let began = Instant::now();
+    eprintln!("density: the kernel's part of a pod x {pods}");
+    let floor = pod_floor::measure(pods, parallel, dir.path(), began + budget / 8);
     let mut rows = Vec::new();
     for kind in [&SPIN, &RUNC] {
         // Each kind gets half of what is left of the budget.
@@ -403,6 +434,13 @@ fn main() {
     });
     table += &row("PSS of the shim binary's processes per pod, MiB", &|f| {
         format!("{:.1}", f.shim_pss_per_pod_mib)
+    });
+    table += &row(
+        "the kernel's unreclaimable memory (slab, per-CPU, page tables, stacks) per pod, MiB",
+        &|f| format!("{:.1}", f.kernel_per_pod_mib),
+    );
+    table += &row("containerd's PSS growth per pod, MiB", &|f| {
+        format!("{:.1}", f.containerd_per_pod_mib)
     });
     table += &row("processes of the shim binary per pod", &|f| {
         format!("{:.2}", f.shim_processes as f64 / f.started.max(1) as f64)
@@ -441,6 +479,18 @@ fn main() {
             f.left.join(", ")
         }
     });
+    let half_runc = rows[1].1.mem_per_pod_mib / 2.0;
+    table += &format!(
+        "\n- What any pod costs the kernel before a process of it runs, made {} times by the same \
+         CNI plugins (a network namespace, a veth pair on a bridge with an address, loopback, a \
+         cgroup for the sandbox and one for the container in each hierarchy, a shm tmpfs): \
+         MemAvailable {:.2} MiB per pod, the kernel's unreclaimable memory {:.2} MiB per pod. \
+         Half a runc pod in this run is {half_runc:.1} MiB.",
+        floor.pods, floor.mem_per_pod_mib, floor.kernel_per_pod_mib,
+    );
+    for error in floor.errors.iter().take(5) {
+        table += &format!("\n- the kernel's part: {error}");
+    }
     for (kind, figures) in &rows {
         if !figures.idle_cpu_top.is_empty() {
             table += &format!(

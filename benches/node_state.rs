@@ -32,12 +32,41 @@ pub fn get_status(ip: &str) -> Option<u16> {
 }
 
 pub fn mem_available_kib() -> u64 {
-    std::fs::read_to_string("/proc/meminfo")
-        .unwrap()
-        .lines()
-        .find_map(|l| l.strip_prefix("MemAvailable:"))
-        .and_then(|v| v.trim().trim_end_matches("kB").trim().parse().ok())
-        .expect("MemAvailable in /proc/meminfo")
+    Memory::now().available_kib
+}
+
+/// What /proc/meminfo says of the machine's memory, for a before and after.
+#[derive(Clone, Copy)]
+pub struct Memory {
+    pub available_kib: u64,
+    /// The kernel's own memory that is not given back under pressure: unreclaimable slab,
+    /// per-CPU allocations, page tables and kernel stacks. Unlike MemAvailable it does not move
+    /// with the page cache of other work on the machine.
+    pub kernel_kib: u64,
+}
+
+impl Memory {
+    pub fn now() -> Self {
+        let meminfo = std::fs::read_to_string("/proc/meminfo").unwrap();
+        let field = |name: &str| kib_in(&meminfo, name);
+        Self {
+            available_kib: field("MemAvailable:"),
+            kernel_kib: field("SUnreclaim:")
+                + field("Percpu:")
+                + field("PageTables:")
+                + field("KernelStack:"),
+        }
+    }
+
+    /// MiB per pod of what MemAvailable lost and of what the kernel's memory grew, from
+    /// `self` to `after`.
+    pub fn per_pod_mib(&self, after: &Memory, pods: usize) -> (f64, f64) {
+        let per_pod = |kib: i64| kib as f64 / 1024.0 / pods.max(1) as f64;
+        (
+            per_pod(self.available_kib as i64 - after.available_kib as i64),
+            per_pod(after.kernel_kib as i64 - self.kernel_kib as i64),
+        )
+    }
 }
 
 /// Processes whose command line names `binary` and this node's containerd directory.
@@ -86,9 +115,11 @@ pub fn rss_kib(pid: u32) -> u64 {
 
 /// The `FIELD   123 kB` line of a /proc file, in KiB (0 when missing).
 fn kib_field(file: &str, field: &str) -> u64 {
-    std::fs::read_to_string(file)
-        .unwrap_or_default()
-        .lines()
+    kib_in(&std::fs::read_to_string(file).unwrap_or_default(), field)
+}
+
+fn kib_in(text: &str, field: &str) -> u64 {
+    text.lines()
         .find_map(|l| l.strip_prefix(field))
         .and_then(|v| v.trim().trim_end_matches("kB").trim().parse().ok())
         .unwrap_or(0)

@@ -159,6 +159,11 @@ impl Containerd {
         self.version
     }
 
+    /// The containerd daemon's process.
+    pub fn pid(&self) -> u32 {
+        self.child.id()
+    }
+
     pub fn socket(&self) -> PathBuf {
         self.dir.path().join("containerd.sock")
     }
