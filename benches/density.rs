@@ -64,6 +64,8 @@ const RUNC: Kind = Kind {
 struct Figures {
     started: usize,
     failed: Vec<String>,
+    /// Pods that answered the final check only when asked a second time.
+    second_try: usize,
     mem_per_pod_mib: f64,
     /// Growth of the kernel's unreclaimable memory per pod.
     kernel_per_pod_mib: f64,
@@ -134,26 +136,34 @@ fn start_pod(node: &Node, kind: &Kind, name: &str) -> Result<(Pod, String, PodSt
     Err(format!("{name}: no 200 from {} in {POD_TIMEOUT:?}", pod.ip))
 }
 
-/// Why a pod that answered once does not now: whether it answers a second later, its
-/// container's state as CRI reports it, and the end of its log.
-fn not_answering(node: &Node, pod: &Pod, container: &str) -> String {
+/// Whether a pod that answered once still does. The first `GET` after the pods sit idle can go
+/// unanswered within its timeout at 1,000 pods of either kind (the host resolving the pod's
+/// address again); such a pod is asked once more a second later, and counted as a miss. One
+/// that does not answer then is reported with its container's state and the end of its log.
+fn still_answering(node: &Node, pod: &Pod, container: &str) -> Result<(), Option<String>> {
+    if get_status(&pod.ip) == Some(200) {
+        return Ok(());
+    }
     std::thread::sleep(Duration::from_secs(1));
     let again = get_status(&pod.ip);
+    if again == Some(200) {
+        return Err(None);
+    }
     let status = node.container_status(container);
     let log = node.container_log(&status);
     let tail: Vec<String> = log[log.len().saturating_sub(3)..]
         .iter()
         .map(|(stream, line)| format!("{stream}: {line}"))
         .collect();
-    format!(
-        "{} stopped answering (a second later: {}; container state {}, exit code {}, reason \"{}\"; log ends: {})",
+    Err(Some(format!(
+        "{} stopped answering ({}; container state {}, exit code {}, reason \"{}\"; log ends: {})",
         pod.ip,
         again.map_or("no answer".into(), |code| format!("HTTP {code}")),
         status.state,
         status.exit_code,
         status.reason,
         tail.join(" | ")
-    )
+    )))
 }
 
 /// Busy and total jiffies of all CPUs.
@@ -273,12 +283,13 @@ fn measure(kind: &Kind, pods: usize, parallel: usize, deadline: Instant, dir: &P
     figures.failed = failed.into_inner().unwrap();
 
     // Every pod answers still (none died after its first 200).
-    figures.failed.extend(
-        started
-            .iter()
-            .filter(|(p, _, _)| get_status(&p.ip) != Some(200))
-            .map(|(p, container, _)| not_answering(&node, p, container)),
-    );
+    for (pod, container, _) in &started {
+        match still_answering(&node, pod, container) {
+            Ok(()) => {}
+            Err(None) => figures.second_try += 1,
+            Err(Some(failure)) => figures.failed.push(failure),
+        }
+    }
     // What kubelet's summary (metrics-server, the eviction manager) asks of every container.
     let stats_began = Instant::now();
     figures.stats_containers = node.list_container_stats().len();
@@ -397,12 +408,10 @@ fn main() {
     let budget = Duration::from_secs(env_or("DENSITY_DEADLINE_SECS", 900));
     let dir = tempfile::tempdir().unwrap();
     let began = Instant::now();
-    eprintln!("density: the kernel's part of a pod x {pods}");
-    let floor = pod_floor::measure(pods, parallel, dir.path(), began + budget / 8);
     let mut rows = Vec::new();
     for kind in [&SPIN, &RUNC] {
-        // Each kind gets half of what is left of the budget.
-        let deadline = Instant::now() + budget.saturating_sub(began.elapsed()) / 2;
+        // Each kind gets 45 % of the budget; the rest is for the pods' kernel objects below.
+        let deadline = Instant::now() + budget * 9 / 20;
         eprintln!("density: {} x {pods}", kind.name);
         let figures = measure(kind, pods, parallel, deadline, dir.path());
         eprintln!(
@@ -413,6 +422,10 @@ fn main() {
         );
         rows.push((kind, figures));
     }
+    // Last: freeing a thousand network namespaces keeps the kernel's workers busy for a while,
+    // which would show in the next kind's idle CPU.
+    eprintln!("density: the kernel's part of a pod x {pods}");
+    let floor = pod_floor::measure(pods, parallel, dir.path(), began + budget);
 
     let mut table = format!(
         "## Density through CRI: {pods} pods, {parallel} started at a time (containerd 2.1)\n\n\
@@ -426,9 +439,10 @@ fn main() {
     let row = |label: &str, f: &dyn Fn(&Figures) -> String| {
         format!("| {label} | {} | {} |\n", f(&rows[0].1), f(&rows[1].1))
     };
-    table += &row("pods started (failed)", &|f| {
-        format!("{} ({})", f.started, f.failed.len())
-    });
+    table += &row(
+        "pods started (failed or stopped answering; answered the final check on a second try)",
+        &|f| format!("{} ({}; {})", f.started, f.failed.len(), f.second_try),
+    );
     table += &row("memory per pod, MiB", &|f| {
         format!("{:.1}", f.mem_per_pod_mib)
     });

@@ -18,6 +18,13 @@ pub struct EngineConfig {
 pub struct PoolingLimits {
     /// Instances alive at once (requests in flight, across all components).
     pub total_component_instances: u32,
+    /// Linear memories alive at once (one per instance of a single-memory component). Each
+    /// memory and table slot also costs the allocator 56 bytes of bookkeeping per slot (twice
+    /// for memories), written when the engine starts: 4,000 tables and 2,000 memories had been
+    /// 448 KiB of every server's heap.
+    pub total_memories: u32,
+    /// Tables alive at once (a componentized module has its own and its shims').
+    pub total_tables: u32,
     /// Largest linear memory one guest may grow to: by default all a 32-bit memory can
     /// address, as Spin sets no cap unless asked (the pod's memory limit still holds).
     pub max_memory_size: usize,
@@ -48,7 +55,10 @@ const MAX_MEMORY: &str = "SPIN_WASMTIME_MAX_MEMORY_SIZE";
 impl Default for PoolingLimits {
     fn default() -> Self {
         Self {
+            // Spin's defaults (spin-core): 1,000 instances, memories and stacks, 2,000 tables.
             total_component_instances: 1000,
+            total_memories: 1000,
+            total_tables: 2000,
             max_memory_size: NO_MEMORY_CAP,
             memory_keep_resident: 16 << 20,
             table_keep_resident: 1 << 20,
@@ -57,9 +67,11 @@ impl Default for PoolingLimits {
 }
 
 impl EngineConfig {
-    /// Defaults, overridden by `SPIN_WASMTIME_INSTANCE_COUNT`, `SPIN_WASMTIME_MAX_MEMORY_SIZE`
-    /// or SpinKube's `SPIN_MAX_INSTANCE_MEMORY` (bytes; the smaller when both are set) and
-    /// `SPIN_PRECOMPILE_CACHE_DIR` where set.
+    /// Defaults, overridden by `SPIN_WASMTIME_INSTANCE_COUNT` (memories and tables follow it,
+    /// one and two per instance, unless `SPIN_WASMTIME_TOTAL_MEMORIES` or
+    /// `SPIN_WASMTIME_TOTAL_TABLES` say otherwise, as Spin reads them),
+    /// `SPIN_WASMTIME_MAX_MEMORY_SIZE` or SpinKube's `SPIN_MAX_INSTANCE_MEMORY` (bytes; the
+    /// smaller when both are set) and `SPIN_PRECOMPILE_CACHE_DIR` where set.
     pub fn from_env() -> Result<Self, crate::EngineError> {
         Self::from_lookup(|name| std::env::var(name).ok())
     }
@@ -80,7 +92,16 @@ impl EngineConfig {
         };
         let mut config = Self::default();
         if let Some(n) = number("SPIN_WASMTIME_INSTANCE_COUNT")? {
-            config.pooling.total_component_instances = n as u32;
+            let n = n as u32;
+            config.pooling.total_component_instances = n;
+            config.pooling.total_memories = n;
+            config.pooling.total_tables = n.saturating_mul(2);
+        }
+        if let Some(n) = number("SPIN_WASMTIME_TOTAL_MEMORIES")? {
+            config.pooling.total_memories = n as u32;
+        }
+        if let Some(n) = number("SPIN_WASMTIME_TOTAL_TABLES")? {
+            config.pooling.total_tables = n as u32;
         }
         for name in [MAX_MEMORY, SPINKUBE_MAX_MEMORY] {
             if let Some(n) = number(name)? {
@@ -114,6 +135,42 @@ mod tests {
         .unwrap()
         .pooling
         .max_memory_size
+    }
+
+    fn pooling(vars: &[(&str, &str)]) -> (u32, u32, u32) {
+        let p = EngineConfig::from_lookup(|name| {
+            vars.iter()
+                .find(|(n, _)| *n == name)
+                .map(|(_, v)| v.to_string())
+        })
+        .unwrap()
+        .pooling;
+        (
+            p.total_component_instances,
+            p.total_memories,
+            p.total_tables,
+        )
+    }
+
+    #[test]
+    fn pool_sizes_are_spins_and_follow_the_instance_count_unless_set() {
+        assert_eq!(pooling(&[]), (1000, 1000, 2000));
+        assert_eq!(
+            pooling(&[("SPIN_WASMTIME_INSTANCE_COUNT", "100")]),
+            (100, 100, 200)
+        );
+        assert_eq!(
+            pooling(&[
+                ("SPIN_WASMTIME_INSTANCE_COUNT", "100"),
+                ("SPIN_WASMTIME_TOTAL_MEMORIES", "3200"),
+                ("SPIN_WASMTIME_TOTAL_TABLES", "50"),
+            ]),
+            (100, 3200, 50)
+        );
+        assert!(
+            EngineConfig::from_lookup(|n| (n == "SPIN_WASMTIME_TOTAL_TABLES").then(|| "x".into()))
+                .is_err()
+        );
     }
 
     #[test]

@@ -235,11 +235,11 @@ fn wasmtime_config(config: &EngineConfig) -> wasmtime::Config {
     let mut pooling = wasmtime::PoolingAllocationConfig::new();
     pooling
         .total_component_instances(n)
-        // A componentized module plus its WASI adapter is a handful of core instances,
-        // memories and tables; leave room for larger compositions.
+        // A componentized module plus its WASI adapter is a handful of core instances; their
+        // slots cost no memory up front, unlike memories' and tables'.
         .total_core_instances(n.saturating_mul(8))
-        .total_memories(n.saturating_mul(2))
-        .total_tables(n.saturating_mul(4))
+        .total_memories(limits.total_memories)
+        .total_tables(limits.total_tables)
         .total_stacks(n)
         .max_memory_size(limits.max_memory_size)
         .linear_memory_keep_resident(limits.memory_keep_resident)
