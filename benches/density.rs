@@ -183,8 +183,9 @@ fn cpu_jiffies() -> (u64, u64) {
     (total - idle, total)
 }
 
-/// CPU ticks used so far by each process, by command name.
-fn ticks_by_command() -> std::collections::HashMap<(u32, String), u64> {
+/// CPU ticks used so far by each process, with its command name; keyed by pid, as a kernel
+/// worker's name changes with the work it does (`kworker/0:2-events`).
+fn ticks_by_process() -> std::collections::HashMap<u32, (String, u64)> {
     std::fs::read_dir("/proc")
         .unwrap()
         .flatten()
@@ -192,7 +193,7 @@ fn ticks_by_command() -> std::collections::HashMap<(u32, String), u64> {
         .filter_map(|pid| {
             let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
             let (comm, ticks) = spinrt_tests::report::cpu_ticks(&stat)?;
-            Some(((pid, comm), ticks))
+            Some((pid, (comm, ticks)))
         })
         .collect()
 }
@@ -200,15 +201,15 @@ fn ticks_by_command() -> std::collections::HashMap<(u32, String), u64> {
 /// The share of both cores busy over `seconds`, in percent of the machine, and the commands
 /// that used the most of it.
 fn cpu_busy_percent(seconds: u64) -> (f64, String) {
-    let before = ticks_by_command();
+    let before = ticks_by_process();
     let (busy0, total0) = cpu_jiffies();
     std::thread::sleep(Duration::from_secs(seconds));
     let (busy1, total1) = cpu_jiffies();
-    let after = ticks_by_command();
+    let after = ticks_by_process();
     let mut by_command: std::collections::HashMap<String, u64> = Default::default();
-    for (key, ticks) in &after {
-        let used = ticks - before.get(key).copied().unwrap_or(0).min(*ticks);
-        *by_command.entry(key.1.clone()).or_default() += used;
+    for (pid, (comm, ticks)) in &after {
+        let earlier = before.get(pid).map_or(0, |(_, t)| *t);
+        *by_command.entry(comm.clone()).or_default() += ticks.saturating_sub(earlier);
     }
     let mut top: Vec<_> = by_command.into_iter().filter(|(_, t)| *t > 0).collect();
     top.sort_by_key(|(_, ticks)| std::cmp::Reverse(*ticks));
