@@ -279,9 +279,23 @@ fn check_confined(node: &Node, pod: &Pod, app: &str) {
     }
     check_sandbox_without_runc(pause, &pod.id);
     let cgroup = std::fs::read_to_string(format!("/proc/{server}/cgroup")).unwrap();
+    // cgroup v2: one line, `0::PATH`; v1: `ID:CONTROLLERS:PATH` for each hierarchy, and in
+    // each one with a controller (not a named one, not v2's empty line of a hybrid node).
+    let lines: Vec<&str> = cgroup.lines().collect();
+    let joined: Vec<&str> = if lines.len() == 1 {
+        lines
+    } else {
+        lines
+            .into_iter()
+            .filter(|l| {
+                let controllers = l.split(':').nth(1).unwrap_or_default();
+                !controllers.is_empty() && !controllers.starts_with("name=")
+            })
+            .collect()
+    };
     assert!(
-        cgroup.lines().any(|l| l.contains(app)),
-        "the server is not in its container's cgroup:\n{cgroup}"
+        !joined.is_empty() && joined.iter().all(|l| l.contains(app)),
+        "the server is not in its container's cgroup in every hierarchy:\n{cgroup}"
     );
     let root: Vec<String> = std::fs::read_dir(format!("/proc/{server}/root"))
         .unwrap()

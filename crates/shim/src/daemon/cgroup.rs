@@ -10,8 +10,18 @@
 //! once per daemon here. cgroup v2 and the systemd driver stay with libcgroups, which reads no
 //! mount table for them. The spec's device rules are written as they are (CRI's specs deny
 //! all and allow the usual devices); libcgroups also added its own default allow list.
+//!
+//! On v1 the container's process joins its cgroup itself, between fork and exec, by writing
+//! `0` to each hierarchy's `tasks` file ([`SelfJoin`]). Writing a pid to `cgroup.procs` moves
+//! a whole thread group, for which the kernel write-locks `cgroup_threadgroup_rwsem`: after a
+//! quiet spell that waits out an RCU grace period (10-20 ms here, on every pod start on a quiet
+//! node), and while it is held no process on the node can fork, exec or exit. Moving the
+//! calling thread, the only one of a process that has not exec'd yet, takes no such lock. The
+//! process is also charged to the container's memory cgroup from its exec on.
 
+use std::ffi::CString;
 use std::fs;
+use std::os::unix::ffi::OsStrExt;
 use std::path::{Component, Path, PathBuf};
 use std::sync::OnceLock;
 
@@ -46,19 +56,31 @@ impl ContainerCgroup {
         .with_context(|| format!("cgroup {}", path.display()))
     }
 
-    /// Puts `pid` into the cgroup with the spec's limits.
-    pub fn join(&self, pid: u32, spec: &Spec) -> Result<()> {
-        let resources = spec.linux().as_ref().and_then(|l| l.resources().as_ref());
+    /// Makes the cgroup ready for a process that is yet to start. On v1 it is created with the
+    /// spec's limits, and the process can join it itself before it execs: the files it writes
+    /// to are returned. Otherwise `None`: [`ContainerCgroup::join`] puts the process in once it
+    /// runs (libcgroups creates a v2 or systemd cgroup as the first process joins).
+    pub fn prepare(&self, spec: &Spec) -> Result<Option<SelfJoin>> {
         match self {
             Self::V1(cgroup) => {
                 cgroup.create()?;
-                if let Some(resources) = resources {
+                if let Some(resources) = resources_of(spec) {
                     cgroup
                         .apply(resources)
                         .context("applying resource limits")?;
                 }
-                cgroup.add(pid)
+                Ok(Some(cgroup.self_join()?))
             }
+            Self::Managed(_) => Ok(None),
+        }
+    }
+
+    /// Puts a running process into the cgroup (on v1 one [`ContainerCgroup::prepare`] made)
+    /// with the spec's limits.
+    pub fn join(&self, pid: u32, spec: &Spec) -> Result<()> {
+        let resources = resources_of(spec);
+        match self {
+            Self::V1(cgroup) => cgroup.add(pid),
             Self::Managed(cgroup) => {
                 // v1 hierarchies are created as the first process joins; limits apply to
                 // what exists.
@@ -97,6 +119,39 @@ impl ContainerCgroup {
             Self::V1(cgroup) => cgroup.remove(),
             Self::Managed(cgroup) => cgroup.remove().map_err(|e| anyhow::anyhow!("{e}")),
         }
+    }
+}
+
+fn resources_of(spec: &Spec) -> Option<&LinuxResources> {
+    spec.linux().as_ref().and_then(|l| l.resources().as_ref())
+}
+
+/// The `tasks` files of a v1 cgroup, for a process to join it itself between fork and exec
+/// (see the module's comment).
+pub struct SelfJoin {
+    tasks: Vec<CString>,
+}
+
+impl SelfJoin {
+    /// Moves the calling thread into the cgroup. Only async-signal-safe calls (open, write,
+    /// close), for a forked child before exec; that child has one thread, so the process moves.
+    pub fn join_calling_thread(&self) -> std::io::Result<()> {
+        for tasks in &self.tasks {
+            // SAFETY: a NUL-terminated path; the descriptor is this function's and closed here.
+            unsafe {
+                let fd = libc::open(tasks.as_ptr(), libc::O_WRONLY | libc::O_CLOEXEC);
+                if fd < 0 {
+                    return Err(std::io::Error::last_os_error());
+                }
+                let written = libc::write(fd, b"0".as_ptr().cast(), 1);
+                let error = std::io::Error::last_os_error();
+                libc::close(fd);
+                if written != 1 {
+                    return Err(error);
+                }
+            }
+        }
+        Ok(())
     }
 }
 
@@ -408,6 +463,18 @@ impl V1Cgroup {
         Ok(())
     }
 
+    fn self_join(&self) -> Result<SelfJoin> {
+        let tasks = self
+            .dirs
+            .iter()
+            .map(|(_, dir)| {
+                CString::new(dir.join("tasks").as_os_str().as_bytes())
+                    .with_context(|| format!("cgroup path {}", dir.display()))
+            })
+            .collect::<Result<_>>()?;
+        Ok(SelfJoin { tasks })
+    }
+
     fn add(&self, pid: u32) -> Result<()> {
         for (_, dir) in &self.dirs {
             write(dir, "cgroup.procs", pid)
@@ -557,6 +624,27 @@ mod tests {
             root.path().join("cpu,cpuacct/k8s.io/a")
         );
         assert!(cgroup.dir("pids").is_err());
+    }
+
+    #[test]
+    fn a_process_joins_itself_through_each_hierarchys_tasks_file() {
+        let (root, hierarchies) = fake(&["memory", "cpu,cpuacct"]);
+        let cgroup = V1Cgroup::new(hierarchies, Path::new("/k8s.io/abc")).unwrap();
+        let self_join = cgroup.self_join().unwrap();
+        // Not made yet: the error is the kernel's, for the child's spawn to report.
+        let missing = self_join.join_calling_thread().unwrap_err();
+        assert_eq!(missing.kind(), std::io::ErrorKind::NotFound);
+        cgroup.create().unwrap();
+        // cgroupfs makes `tasks` with the directory; a plain file stands in for it here.
+        for hierarchy in ["memory", "cpu,cpuacct"] {
+            fs::write(root.path().join(hierarchy).join("k8s.io/abc/tasks"), "").unwrap();
+        }
+        // "0" names the calling thread.
+        self_join.join_calling_thread().unwrap();
+        for hierarchy in ["memory", "cpu,cpuacct"] {
+            let tasks = root.path().join(hierarchy).join("k8s.io/abc/tasks");
+            assert_eq!(fs::read_to_string(tasks).unwrap(), "0");
+        }
     }
 
     #[test]

@@ -190,6 +190,13 @@ impl SpinServer {
             .with_context(|| format!("writing {}", task_file.display()))?;
 
         let cgroup = ContainerCgroup::for_spec(spec, namespace, id)?;
+        let self_join = match cgroup.prepare(spec) {
+            Ok(self_join) => self_join,
+            Err(e) => {
+                let _ = cgroup.remove();
+                return Err(e);
+            }
+        };
         let (start_read, start_write) =
             nix::unistd::pipe2(nix::fcntl::OFlag::O_CLOEXEC).context("creating a pipe")?;
         let mut command = Command::new(crate::server_binary()?);
@@ -203,21 +210,35 @@ impl SpinServer {
             .stdout(stdio.stdout)
             .stderr(stdio.stderr);
         let start_fd = start_read.as_raw_fd();
+        let joins_itself = self_join.is_some();
         // SAFETY: dup2 is async-signal-safe; it gives the child the start pipe as START_FD
-        // (and only the child: the original is close-on-exec).
+        // (and only the child: the original is close-on-exec). Joining the cgroup makes only
+        // async-signal-safe calls too.
         unsafe {
             command.pre_exec(move || {
                 if libc::dup2(start_fd, START_FD) < 0 {
                     return Err(std::io::Error::last_os_error());
                 }
+                if let Some(self_join) = &self_join {
+                    self_join.join_calling_thread()?;
+                }
                 Ok(())
             });
         }
-        let child = spawn_in_pid_namespace(&mut command, pid_namespace.as_deref())
-            .context("starting the server process")?;
+        let child = match spawn_in_pid_namespace(&mut command, pid_namespace.as_deref()) {
+            Ok(child) => child,
+            Err(e) => {
+                let _ = cgroup.remove();
+                return Err(e).context(if joins_itself {
+                    "starting the server process in its cgroup"
+                } else {
+                    "starting the server process"
+                });
+            }
+        };
         drop(start_read);
         let pid = child.id();
-        if let Err(e) = cgroup.join(pid, spec) {
+        if !joins_itself && let Err(e) = cgroup.join(pid, spec) {
             let _ = nix::sys::signal::kill(
                 nix::unistd::Pid::from_raw(pid as i32),
                 nix::sys::signal::Signal::SIGKILL,
