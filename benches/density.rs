@@ -9,8 +9,8 @@
 //! 200) p50/p99 and the median of each step, time for all, CPU while `IDLE_PODS` (100) pods sit
 //! idle, teardown time and what is left after it. Where a pod's memory goes: the PSS of the
 //! shim's processes, the growth of containerd's PSS and of the kernel's unreclaimable memory,
-//! and, before either kind runs, what a pod costs the kernel with no process at all
-//! (`pod_floor`). The table goes into `benches/RESULTS.md`.
+//! and, after both kinds, what a pod costs the kernel with no process at all (`pod_floor`). The
+//! table goes into `benches/RESULTS.md`.
 //!
 //! Bounded: starting stops at `DENSITY_DEADLINE_SECS` (default 900) and every pod is removed
 //! through CRI, then containerd and any shim left are stopped by process id (the node harness's

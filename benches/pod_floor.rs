@@ -2,8 +2,9 @@
 //! objects CRI and CNI make for every pod (a network namespace, a veth pair on the node's bridge
 //! with an address, the loopback brought up, a cgroup for the pod's sandbox and one for its
 //! container in every controller hierarchy, and the sandbox's shm tmpfs), made here directly
-//! by the same CNI plugins, `pods` times, and measured as the drop of MemAvailable. The density
-//! table compares it with a whole pod of each kind: no runtime can make a pod cost less.
+//! by the same CNI plugins, `pods` times, and measured as the drop of MemAvailable and the growth
+//! of the kernel's unreclaimable memory. The density table compares it with a whole pod of each
+//! kind: no runtime can make a pod cost less.
 
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
