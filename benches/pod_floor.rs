@@ -32,8 +32,8 @@ pub struct Floor {
 struct FloorPod<'a> {
     set: &'a FloorSet,
     index: usize,
+    /// Set once the namespace exists: CNI's DEL then runs too, whatever ADD got done.
     netns: Option<String>,
-    networked: bool,
     cgroups: Vec<PathBuf>,
     shm: Option<PathBuf>,
 }
@@ -87,7 +87,6 @@ pub fn measure(pods: usize, parallel: usize, dir: &Path, deadline: Instant) -> F
                         set: &set,
                         index,
                         netns: None,
-                        networked: false,
                         cgroups: Vec::new(),
                         shm: None,
                     };
@@ -130,7 +129,6 @@ impl FloorPod<'_> {
         let name = format!("spinrt-floor-{}-{}", self.set.tag, self.index);
         run(Command::new("ip").args(["netns", "add", &name]))?;
         self.netns = Some(name);
-        self.networked = true;
         self.cni("ADD")?;
         for parent in &self.set.cgroup_parents {
             // The pod's sandbox container and its app container, as CRI makes them.
@@ -229,7 +227,7 @@ impl Drop for FloorPod<'_> {
         for dir in self.cgroups.drain(..) {
             let _ = std::fs::remove_dir(dir);
         }
-        if self.networked {
+        if self.netns.is_some() {
             let _ = self.cni("DEL");
         }
         if let Some(name) = self.netns.take() {

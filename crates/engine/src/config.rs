@@ -126,25 +126,22 @@ fn default_cache_dir() -> Option<PathBuf> {
 mod tests {
     use super::*;
 
-    fn max_memory(vars: &[(&str, &str)]) -> usize {
+    /// The configuration `vars` give.
+    fn config(vars: &[(&str, &str)]) -> EngineConfig {
         EngineConfig::from_lookup(|name| {
             vars.iter()
                 .find(|(n, _)| *n == name)
                 .map(|(_, v)| v.to_string())
         })
         .unwrap()
-        .pooling
-        .max_memory_size
+    }
+
+    fn max_memory(vars: &[(&str, &str)]) -> usize {
+        config(vars).pooling.max_memory_size
     }
 
     fn pooling(vars: &[(&str, &str)]) -> (u32, u32, u32) {
-        let p = EngineConfig::from_lookup(|name| {
-            vars.iter()
-                .find(|(n, _)| *n == name)
-                .map(|(_, v)| v.to_string())
-        })
-        .unwrap()
-        .pooling;
+        let p = config(vars).pooling;
         (
             p.total_component_instances,
             p.total_memories,
